@@ -1,0 +1,159 @@
+//! The socket loop: accept, check the peer, handshake, then one request at a time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::StreamCommon as _;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use tracing::{Instrument, info, info_span, warn};
+
+use super::state::State;
+use crate::ipc::protocol::{ErrorCode, PROTOCOL_VERSION, Request, Response};
+use crate::ipc::transport::Channel;
+
+pub type Shared = Arc<Mutex<State>>;
+
+fn cid() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// Serves until `shutdown` resolves. The caller binds the listener, so tests can run
+/// a server on their own socket.
+pub async fn serve(
+    listener: Listener,
+    state: Shared,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => {
+                    let state = state.clone();
+                    tokio::spawn(async move { connection(stream, state).await });
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+}
+
+fn peer_is_us(stream: &Stream) -> Result<(), String> {
+    let me = nix::unistd::geteuid().as_raw();
+    let creds = stream
+        .peer_creds()
+        .map_err(|e| format!("cannot read peer credentials: {e}"))?;
+    match creds.euid() {
+        Some(uid) if uid == me => Ok(()),
+        Some(uid) => {
+            warn!(peer_uid = uid, peer_pid = ?creds.pid(), "refused a connection from another user");
+            Err(format!(
+                "refused: this openv agent belongs to uid {me} and serves only that user (you are uid {uid})"
+            ))
+        }
+        None => Err("refused: cannot tell which user is connecting".into()),
+    }
+}
+
+async fn connection(stream: Stream, state: Shared) {
+    let peer = peer_is_us(&stream);
+    let peer_pid = stream.peer_creds().ok().and_then(|c| c.pid());
+    let mut chan = Channel::new(stream);
+    if let Err(message) = peer {
+        let _ = chan
+            .send(&Response::Error {
+                code: ErrorCode::PeerRefused,
+                message,
+                cid: cid(),
+            })
+            .await;
+        return;
+    }
+    // The first message must be a Hello with our protocol version.
+    match chan.recv::<Request>().await {
+        Ok(Some(Request::Hello { protocol, .. })) if protocol == PROTOCOL_VERSION => {
+            let hello = Response::Hello {
+                protocol: PROTOCOL_VERSION,
+                version: env!("CARGO_PKG_VERSION").into(),
+                pid: std::process::id(),
+            };
+            if chan.send(&hello).await.is_err() {
+                return;
+            }
+        }
+        Ok(Some(Request::Hello { protocol, version })) => {
+            let message = format!(
+                "openv agent is version {} (protocol {PROTOCOL_VERSION}), this CLI is {version} (protocol {protocol}): run `openv agent restart`",
+                env!("CARGO_PKG_VERSION")
+            );
+            warn!(client_protocol = protocol, "protocol version mismatch");
+            let _ = chan
+                .send(&Response::Error {
+                    code: ErrorCode::VersionMismatch,
+                    message,
+                    cid: cid(),
+                })
+                .await;
+            return;
+        }
+        Ok(Some(_)) | Err(_) => {
+            let _ = chan
+                .send(&Response::Error {
+                    code: ErrorCode::BadRequest,
+                    message: "expected a hello with the protocol version first: upgrade the client"
+                        .into(),
+                    cid: cid(),
+                })
+                .await;
+            return;
+        }
+        Ok(None) => return,
+    }
+    loop {
+        let req = match chan.recv::<Request>().await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = chan
+                    .send(&Response::Error {
+                        code: ErrorCode::BadRequest,
+                        message: format!("malformed request: {e}"),
+                        cid: cid(),
+                    })
+                    .await;
+                return;
+            }
+        };
+        let id = cid();
+        let span = info_span!("request", cid = %id, op = req.op(), peer_pid = ?peer_pid);
+        let resp = async {
+            let state = state.clone();
+            let id2 = id.clone();
+            let inner = span.clone();
+            let started = std::time::Instant::now();
+            let resp = tokio::task::spawn_blocking(move || {
+                let _g = inner.enter();
+                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                st.handle(req, &id2)
+            })
+            .await
+            .unwrap_or_else(|_| Response::Error {
+                code: ErrorCode::Internal,
+                message: "internal error in the agent: see its log".into(),
+                cid: id.clone(),
+            });
+            info!(elapsed_us = started.elapsed().as_micros() as u64, "handled");
+            resp
+        }
+        .instrument(span.clone())
+        .await;
+        if chan.send(&resp).await.is_err() {
+            return;
+        }
+    }
+}

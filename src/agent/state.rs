@@ -1,0 +1,288 @@
+//! The agent's state and the handling of one request.
+//!
+//! Everything here runs with the state lock held, on the blocking pool, so a slow key
+//! derivation never stalls the socket loop.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::ipc::protocol::{ErrorCode, Request, Response, StatusInfo, WireSecret};
+use crate::paths::Home;
+use crate::secret::SecretValue;
+use crate::store::keyslot::create_keyfile;
+use crate::store::sqlite::SqliteVault;
+use crate::store::{Backend, SlotSecret, StoreError, ValueSource};
+
+#[derive(Debug)]
+pub struct State {
+    home: Home,
+    config: Config,
+    started: Instant,
+    vault: Option<SqliteVault>,
+    /// Last request that used or changed the vault; the idle lock counts from here.
+    last_used: Instant,
+}
+
+fn wire_to_slot(s: WireSecret) -> SlotSecret {
+    match s {
+        WireSecret::Passphrase { passphrase } => SlotSecret::Passphrase(passphrase),
+        WireSecret::Keyfile { path } => SlotSecret::Keyfile(path),
+    }
+}
+
+pub fn error_code(e: &StoreError) -> ErrorCode {
+    match e {
+        StoreError::NoVault(_) => ErrorCode::NoVault,
+        StoreError::VaultExists(_) => ErrorCode::VaultExists,
+        StoreError::Locked => ErrorCode::Locked,
+        StoreError::WrongSecret(_) | StoreError::BadKeyfile(_) => ErrorCode::WrongSecret,
+        StoreError::NoEnvironment(_) | StoreError::NoVariable { .. } => ErrorCode::NotFound,
+        StoreError::EnvironmentExists(_) => ErrorCode::Exists,
+        StoreError::Name(_) | StoreError::Unrepresentable { .. } => ErrorCode::InvalidInput,
+        StoreError::Tampered { .. } => ErrorCode::Tampered,
+        StoreError::Path(_) => ErrorCode::InvalidInput,
+        StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Io { .. } => ErrorCode::Internal,
+    }
+}
+
+impl State {
+    pub fn new(home: Home, config: Config) -> Self {
+        Self {
+            home,
+            config,
+            started: Instant::now(),
+            vault: None,
+            last_used: Instant::now(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Opens the vault lazily, so a fixed permission problem needs no restart.
+    fn vault(&mut self) -> Result<&mut SqliteVault, StoreError> {
+        if self.vault.is_none() {
+            self.vault = Some(SqliteVault::open(&self.home.vault())?);
+        }
+        self.vault.as_mut().ok_or(StoreError::Locked)
+    }
+
+    /// Locks if the vault has been idle for longer than the configured time.
+    pub fn lock_if_idle(&mut self) -> bool {
+        let idle = self.last_used.elapsed() >= self.config.idle_lock;
+        match self.vault.as_mut() {
+            Some(v) if idle && v.is_unlocked() => {
+                v.lock();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn lock(&mut self) {
+        if let Some(v) = self.vault.as_mut() {
+            v.lock();
+        }
+    }
+
+    pub fn handle(&mut self, req: Request, cid: &str) -> Response {
+        let touches_vault = !matches!(
+            req,
+            Request::Hello { .. } | Request::Status | Request::EnvList | Request::VarList { .. }
+        );
+        if touches_vault {
+            self.last_used = Instant::now();
+        }
+        match self.dispatch(req) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(error = %e, "request failed");
+                Response::Error {
+                    code: error_code(&e),
+                    message: e.to_string(),
+                    cid: cid.to_owned(),
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, req: Request) -> Result<Response, StoreError> {
+        Ok(match req {
+            Request::Hello { .. } => Response::Done,
+            Request::Status => Response::Status(self.status()),
+            Request::Init {
+                secret,
+                create_keyfile: create,
+            } => {
+                self.init(wire_to_slot(secret), create)?;
+                Response::Done
+            }
+            Request::Unlock { secret } => {
+                let slot = wire_to_slot(secret);
+                self.vault()?.unlock(&slot)?;
+                tracing::info!("vault unlocked");
+                Response::Done
+            }
+            Request::Lock => {
+                self.lock();
+                tracing::info!("vault locked");
+                Response::Done
+            }
+            Request::EnvList => Response::Environments {
+                environments: self.vault()?.list_envs()?,
+            },
+            Request::EnvCreate { name } => {
+                self.vault()?.create_env(&name)?;
+                Response::Done
+            }
+            Request::EnvRename { name, new_name } => {
+                self.vault()?.rename_env(&name, &new_name)?;
+                Response::Done
+            }
+            Request::EnvDelete { name } => Response::Deleted {
+                variables: self.vault()?.delete_env(&name)?,
+            },
+            Request::VarList { env } => Response::Variables {
+                variables: self.vault()?.list_vars(&env)?,
+                environment: env,
+            },
+            Request::VarDeclare { env, names } => Response::Names {
+                names: self.vault()?.declare_vars(&env, &names)?,
+            },
+            Request::VarSet { env, name, value } => {
+                self.vault()?
+                    .set_vars(&env, &[(name, value)], ValueSource::User)?;
+                Response::Done
+            }
+            Request::VarRemove { env, names } => {
+                self.vault()?.remove_vars(&env, &names)?;
+                Response::Names { names }
+            }
+            Request::Import { env, path } => Response::Names {
+                names: self.import(&env, &path)?,
+            },
+            Request::Verify => {
+                let v = self.vault()?;
+                let envs = v.list_envs()?;
+                let mut values = 0;
+                for e in &envs {
+                    values += v.read_values(&e.name)?.len() as u64;
+                }
+                Response::Verified {
+                    environments: envs.len() as u64,
+                    values,
+                }
+            }
+        })
+    }
+
+    fn status(&mut self) -> StatusInfo {
+        let vault_path = self.home.vault();
+        let vault_exists = vault_path.exists();
+        let (locked, (environments, variables)) = match self.vault() {
+            Ok(v) => (!v.is_unlocked(), v.counts().unwrap_or((0, 0))),
+            Err(_) => (true, (0, 0)),
+        };
+        StatusInfo {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            protocol: crate::ipc::protocol::PROTOCOL_VERSION,
+            uptime_secs: self.started.elapsed().as_secs(),
+            vault: vault_path.display().to_string(),
+            vault_exists,
+            locked,
+            environments,
+            variables,
+            idle_lock_secs: self.config.idle_lock.as_secs(),
+            socket: self.home.socket().display().to_string(),
+            log_file: self.home.log_file().display().to_string(),
+        }
+    }
+
+    fn init(&mut self, secret: SlotSecret, create: bool) -> Result<(), StoreError> {
+        let path = self.home.vault();
+        if path.exists() {
+            return Err(StoreError::VaultExists(path.display().to_string()));
+        }
+        let made_keyfile = match (&secret, create) {
+            (SlotSecret::Keyfile(kf), true) if !kf.exists() => {
+                create_keyfile(kf)?;
+                Some(kf.clone())
+            }
+            _ => None,
+        };
+        match SqliteVault::create(&path, &secret) {
+            Ok(v) => {
+                self.vault = Some(v);
+                tracing::info!(vault = %path.display(), "vault created");
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(kf) = made_keyfile {
+                    let _ = std::fs::remove_file(kf);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads a .env file inside the agent; returns the names stored.
+    fn import(&mut self, env: &str, path: &Path) -> Result<Vec<String>, StoreError> {
+        let vars = read_env_file(path)?;
+        crate::names::check_env_name(env)?;
+        let v = self.vault()?;
+        if !v.is_unlocked() {
+            return Err(StoreError::Locked);
+        }
+        let exists = v.list_envs()?.iter().any(|e| e.name == env);
+        if !exists {
+            v.create_env(env)?;
+        }
+        let result = v.set_vars(env, &vars, ValueSource::Import);
+        if result.is_err() && !exists {
+            // Creating the environment was part of this import: undo it.
+            let _ = v.delete_env(env);
+        }
+        result?;
+        Ok(vars.into_iter().map(|(n, _)| n).collect())
+    }
+}
+
+/// Parses a .env with dotenvy. Parse errors name the line number, never its text (the
+/// text holds the value).
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, SecretValue)>, StoreError> {
+    let io_err = |source| StoreError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(io_err)?);
+    let mut out: Vec<(String, SecretValue)> = Vec::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((name, value)) => {
+                let value = SecretValue::new(value);
+                // A later line wins, as in every dotenv reader.
+                if let Some(slot) = out.iter_mut().find(|(n, _)| *n == name) {
+                    slot.1 = value;
+                } else {
+                    out.push((name, value));
+                }
+            }
+            Err(dotenvy::Error::LineParse(line, _)) => {
+                let line = zeroize::Zeroizing::new(line);
+                let at = text
+                    .lines()
+                    .position(|l| l == line.as_str())
+                    .map(|n| format!("line {}", n + 1))
+                    .unwrap_or_else(|| "a multi-line value".into());
+                return Err(io_err(std::io::Error::other(format!(
+                    "cannot parse {at}: fix it and import again"
+                ))));
+            }
+            Err(_) => return Err(io_err(std::io::Error::other("not a readable .env file"))),
+        }
+    }
+    Ok(out)
+}

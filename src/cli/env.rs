@@ -1,0 +1,96 @@
+use clap::Subcommand;
+
+use super::{client, output, prompt};
+use crate::ipc::protocol::{Request, Response};
+use crate::paths::Home;
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Create an environment.
+    Create {
+        /// Name: 1-64 letters, digits, '.', '_' or '-'.
+        name: String,
+    },
+    /// List environments with their variable counts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename an environment (values stay as they are).
+    Rename { old: String, new: String },
+    /// Delete an environment and all its variables.
+    Rm {
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
+    let mut c = client(home).await?;
+    match cmd {
+        EnvCommand::Create { name } => {
+            c.call(&Request::EnvCreate { name: name.clone() }).await?;
+            println!("created environment {name}");
+        }
+        EnvCommand::List { json } => {
+            let Response::Environments { environments } = c.call(&Request::EnvList).await? else {
+                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+            };
+            if json {
+                return output::json(&environments);
+            }
+            if environments.is_empty() {
+                println!("no environments: create one with `openv env create NAME`");
+                return Ok(());
+            }
+            let w = environments
+                .iter()
+                .map(|e| e.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            println!("{:w$}  {:>9}  {:>5}  UPDATED", "NAME", "VARIABLES", "SET");
+            for e in environments {
+                println!(
+                    "{:w$}  {:>9}  {:>5}  {}",
+                    e.name,
+                    e.variables,
+                    e.set,
+                    output::time(e.updated)
+                );
+            }
+        }
+        EnvCommand::Rename { old, new } => {
+            c.call(&Request::EnvRename {
+                name: old.clone(),
+                new_name: new.clone(),
+            })
+            .await?;
+            println!("renamed environment {old} to {new}");
+        }
+        EnvCommand::Rm { name, yes } => {
+            if !yes {
+                if !prompt::stdin_is_tty() {
+                    anyhow::bail!(
+                        "refusing to delete environment {name} without confirmation: pass --yes"
+                    );
+                }
+                if !prompt::confirm(&format!(
+                    "Delete environment {name} and all its variables? This cannot be undone."
+                ))? {
+                    anyhow::bail!("not deleted");
+                }
+            }
+            let Response::Deleted { variables } =
+                c.call(&Request::EnvDelete { name: name.clone() }).await?
+            else {
+                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+            };
+            println!("deleted environment {name} and its {variables} variables");
+        }
+    }
+    Ok(())
+}

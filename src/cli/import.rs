@@ -1,0 +1,46 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::{client, output};
+use crate::ipc::protocol::{Request, Response};
+use crate::paths::Home;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Environment to import into (created if missing).
+    #[arg(short, long = "env", env = "OPENV_ENV")]
+    env: String,
+    /// The .env file to read. It is left in place: delete it once imported.
+    file: PathBuf,
+    /// Print the imported names as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+    let path =
+        std::path::absolute(&a.file).with_context(|| format!("path {}", a.file.display()))?;
+    let Response::Names { names } = client(home)
+        .await?
+        .call(&Request::Import {
+            env: a.env.clone(),
+            path: path.clone(),
+        })
+        .await?
+    else {
+        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+    };
+    if a.json {
+        return output::json(&names);
+    }
+    println!("imported {} variable(s) into {}:", names.len(), a.env);
+    for n in &names {
+        println!("  {n}");
+    }
+    eprintln!(
+        "the plaintext file {} is still there: delete it once you no longer need it",
+        path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The `openv` command line: a thin client of the agent. One file per subcommand.
+
+mod agent_cmd;
+mod env;
+mod import;
+mod init;
+mod lock;
+pub mod output;
+mod prompt;
+mod status;
+mod var;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+use crate::ipc::client::Client;
+use crate::paths::Home;
+
+/// openv keeps your project's secrets in an encrypted local vault. AI agents manage
+/// variable names; only processes you approve ever see the values.
+#[derive(Debug, Parser)]
+#[command(
+    name = "openv",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the vault (passphrase, asked twice, or a key file).
+    Init(init::Args),
+    /// Unlock the vault with its passphrase or key file.
+    Unlock(lock::UnlockArgs),
+    /// Lock the vault: the key is wiped from the agent's memory.
+    Lock,
+    /// Show the agent and vault state.
+    Status(status::Args),
+    /// Manage environments.
+    #[command(subcommand)]
+    Env(env::EnvCommand),
+    /// Manage the variables of an environment (names are shown, values never).
+    #[command(subcommand)]
+    Var(var::VarCommand),
+    /// Import a plaintext .env file into an environment (prints names only).
+    Import(import::Args),
+    /// Decrypt every value to check that the vault is intact (prints counts only).
+    Verify,
+    /// Run, stop or restart the background agent.
+    Agent(agent_cmd::Args),
+}
+
+/// Runs one command; the error is printed by `main` as one line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = Home::from_env()?;
+    match cli.command {
+        Command::Init(a) => init::run(&home, a).await,
+        Command::Unlock(a) => lock::unlock(&home, a).await,
+        Command::Lock => lock::lock(&home).await,
+        Command::Status(a) => status::run(&home, a).await,
+        Command::Env(c) => env::run(&home, c).await,
+        Command::Var(c) => var::run(&home, c).await,
+        Command::Import(a) => import::run(&home, a).await,
+        Command::Verify => verify::run(&home).await,
+        Command::Agent(a) => agent_cmd::run(home, a).await,
+    }
+}
+
+/// Every command talks to the agent through this, starting it when needed.
+pub(crate) async fn client(home: &Home) -> anyhow::Result<Client> {
+    Ok(Client::connect_or_start(home).await?)
+}

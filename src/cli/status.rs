@@ -1,0 +1,38 @@
+use super::{client, output};
+use crate::ipc::protocol::{Request, Response};
+use crate::paths::Home;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+    let Response::Status(s) = client(home).await?.call(&Request::Status).await? else {
+        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+    };
+    if a.json {
+        return output::json(&s);
+    }
+    let state = match (s.vault_exists, s.locked) {
+        (false, _) => "no vault (run `openv init`)",
+        (true, true) => "locked",
+        (true, false) => "unlocked",
+    };
+    println!(
+        "agent:        running, pid {}, up {} s, version {}",
+        s.pid, s.uptime_secs, s.version
+    );
+    println!("vault:        {} ({state})", s.vault);
+    println!("environments: {}", s.environments);
+    println!("variables:    {}", s.variables);
+    println!(
+        "idle lock:    {}",
+        humantime::format_duration(std::time::Duration::from_secs(s.idle_lock_secs))
+    );
+    println!("socket:       {}", s.socket);
+    println!("log:          {}", s.log_file);
+    Ok(())
+}

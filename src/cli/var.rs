@@ -1,0 +1,132 @@
+use std::io::Write;
+
+use clap::Subcommand;
+
+use super::{client, output, prompt};
+use crate::ipc::protocol::{Request, Response};
+use crate::names::{check_value_len, check_var_name};
+use crate::paths::Home;
+
+#[derive(Debug, Subcommand)]
+pub enum VarCommand {
+    /// Declare variable names without values (placeholders).
+    Add {
+        #[arg(short, long = "env", env = "OPENV_ENV")]
+        env: String,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Set a value, read from stdin (one trailing newline dropped) or a hidden
+    /// prompt on a terminal. Never from the command line.
+    Set {
+        #[arg(short, long = "env", env = "OPENV_ENV")]
+        env: String,
+        name: String,
+    },
+    /// List names, whether each has a value, and the last change. Never values.
+    List {
+        #[arg(short, long = "env", env = "OPENV_ENV")]
+        env: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove variables (all or nothing).
+    Rm {
+        #[arg(short, long = "env", env = "OPENV_ENV")]
+        env: String,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
+    match cmd {
+        VarCommand::Add { env, names } => {
+            let Response::Names { names: added } = client(home)
+                .await?
+                .call(&Request::VarDeclare {
+                    env: env.clone(),
+                    names: names.clone(),
+                })
+                .await?
+            else {
+                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+            };
+            let existing = names.len() - added.len();
+            println!(
+                "declared {} new variable(s) in {env}{}",
+                added.len(),
+                if existing > 0 {
+                    format!(" ({existing} already there)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        VarCommand::Set { env, name } => {
+            // Check what can be checked before asking for a secret.
+            check_var_name(&name)?;
+            let value = prompt::value(&name)?;
+            check_value_len(&name, value.len())?;
+            client(home)
+                .await?
+                .call(&Request::VarSet {
+                    env: env.clone(),
+                    name: name.clone(),
+                    value,
+                })
+                .await?;
+            println!("set {name} in {env}");
+        }
+        VarCommand::List { env, json } => {
+            let Response::Variables { variables, .. } = client(home)
+                .await?
+                .call(&Request::VarList { env: env.clone() })
+                .await?
+            else {
+                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+            };
+            if json {
+                return output::json(&variables);
+            }
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if variables.is_empty() {
+                writeln!(
+                    out,
+                    "no variables in {env}: declare some with `openv var add -e {env} NAME`"
+                )?;
+                return Ok(());
+            }
+            let w = variables
+                .iter()
+                .map(|v| v.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            writeln!(out, "{:w$}  VALUE  SOURCE     CHANGED", "NAME")?;
+            for v in &variables {
+                writeln!(
+                    out,
+                    "{:w$}  {:5}  {:9}  {}",
+                    v.name,
+                    if v.has_value { "set" } else { "unset" },
+                    v.source.map_or("-", |s| s.as_str()),
+                    output::time(v.updated)
+                )?;
+            }
+            out.flush()?;
+        }
+        VarCommand::Rm { env, names } => {
+            client(home)
+                .await?
+                .call(&Request::VarRemove {
+                    env: env.clone(),
+                    names: names.clone(),
+                })
+                .await?;
+            println!("removed {} from {env}", names.join(", "));
+        }
+    }
+    Ok(())
+}

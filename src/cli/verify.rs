@@ -1,0 +1,18 @@
+use super::client;
+use crate::ipc::protocol::{Request, Response};
+use crate::paths::Home;
+
+pub async fn run(home: &Home) -> anyhow::Result<()> {
+    match client(home).await?.call(&Request::Verify).await? {
+        Response::Verified {
+            environments,
+            values,
+        } => {
+            println!(
+                "vault intact: {values} values in {environments} environments decrypt and match their places"
+            );
+            Ok(())
+        }
+        _ => anyhow::bail!("unexpected answer from the agent: run `openv agent restart`"),
+    }
+}

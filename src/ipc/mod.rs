@@ -1,0 +1,5 @@
+//! The agent's local-socket protocol: messages, framing and the client side.
+
+pub mod client;
+pub mod protocol;
+pub mod transport;

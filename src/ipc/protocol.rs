@@ -1,0 +1,167 @@
+//! Messages between thin clients (CLI, MCP server) and the agent.
+//!
+//! Two serde enums, one request and one response per exchange. No response carries a
+//! value; `VarSet` is the only request that does (CLI -> agent).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::SecretValue;
+use crate::store::{EnvInfo, VarInfo};
+
+/// Bumped on every incompatible change; exchanged in `Hello` at connect.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// How a vault is created or unlocked. Key files are read by the agent from the path,
+/// so key material never crosses the socket.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WireSecret {
+    Passphrase { passphrase: SecretValue },
+    Keyfile { path: PathBuf },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Hello {
+        protocol: u32,
+        version: String,
+    },
+    Status,
+    /// `create_keyfile`: make a new 32-byte key file at the path first.
+    Init {
+        secret: WireSecret,
+        create_keyfile: bool,
+    },
+    Unlock {
+        secret: WireSecret,
+    },
+    Lock,
+    EnvList,
+    EnvCreate {
+        name: String,
+    },
+    EnvRename {
+        name: String,
+        new_name: String,
+    },
+    EnvDelete {
+        name: String,
+    },
+    VarList {
+        env: String,
+    },
+    VarDeclare {
+        env: String,
+        names: Vec<String>,
+    },
+    VarSet {
+        env: String,
+        name: String,
+        value: SecretValue,
+    },
+    VarRemove {
+        env: String,
+        names: Vec<String>,
+    },
+    /// The agent reads the file itself, so values never pass through the client.
+    Import {
+        env: String,
+        path: PathBuf,
+    },
+    /// Decrypts every value to prove the vault is intact; answers with counts only.
+    Verify,
+}
+
+impl Request {
+    /// A short name for logs and the correlation span.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "hello",
+            Self::Status => "status",
+            Self::Init { .. } => "init",
+            Self::Unlock { .. } => "unlock",
+            Self::Lock => "lock",
+            Self::EnvList => "env_list",
+            Self::EnvCreate { .. } => "env_create",
+            Self::EnvRename { .. } => "env_rename",
+            Self::EnvDelete { .. } => "env_delete",
+            Self::VarList { .. } => "var_list",
+            Self::VarDeclare { .. } => "var_declare",
+            Self::VarSet { .. } => "var_set",
+            Self::VarRemove { .. } => "var_remove",
+            Self::Import { .. } => "import",
+            Self::Verify => "verify",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusInfo {
+    pub pid: u32,
+    pub version: String,
+    pub protocol: u32,
+    pub uptime_secs: u64,
+    pub vault: String,
+    pub vault_exists: bool,
+    pub locked: bool,
+    pub environments: u64,
+    pub variables: u64,
+    pub idle_lock_secs: u64,
+    pub socket: String,
+    pub log_file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    VersionMismatch,
+    PeerRefused,
+    NoVault,
+    VaultExists,
+    Locked,
+    WrongSecret,
+    NotFound,
+    Exists,
+    InvalidInput,
+    Tampered,
+    Internal,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    Hello {
+        protocol: u32,
+        version: String,
+        pid: u32,
+    },
+    Done,
+    Status(StatusInfo),
+    Environments {
+        environments: Vec<EnvInfo>,
+    },
+    Variables {
+        environment: String,
+        variables: Vec<VarInfo>,
+    },
+    /// Names declared, imported or removed.
+    Names {
+        names: Vec<String>,
+    },
+    Deleted {
+        variables: u64,
+    },
+    Verified {
+        environments: u64,
+        values: u64,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        cid: String,
+    },
+}

@@ -1,0 +1,71 @@
+//! Length-delimited JSON frames over any async byte stream.
+//!
+//! Frames are wiped after (de)serialisation because a `VarSet` frame holds a value.
+
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use zeroize::{Zeroize, Zeroizing};
+
+/// Big enough for `var list` of tens of thousands of names; small enough to bound memory.
+pub const MAX_FRAME: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("connection to the openv agent failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the openv agent closed the connection")]
+    Closed,
+    #[error("malformed message: {0}")]
+    Decode(String),
+}
+
+#[derive(Debug)]
+pub struct Channel<T> {
+    framed: Framed<T, LengthDelimitedCodec>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Channel<T> {
+    pub fn new(io: T) -> Self {
+        let codec = LengthDelimitedCodec::builder()
+            .max_frame_length(MAX_FRAME)
+            .new_codec();
+        Self {
+            framed: Framed::new(io, codec),
+        }
+    }
+
+    pub async fn send<M: Serialize>(&mut self, msg: &M) -> Result<(), TransportError> {
+        let bytes = Zeroizing::new(
+            serde_json::to_vec(msg).map_err(|e| TransportError::Decode(e.to_string()))?,
+        );
+        self.framed
+            .send(bytes::Bytes::copy_from_slice(&bytes))
+            .await?;
+        Ok(())
+    }
+
+    /// `Ok(None)` on a clean end of stream.
+    pub async fn recv<M: DeserializeOwned>(&mut self) -> Result<Option<M>, TransportError> {
+        let Some(frame) = self.framed.next().await else {
+            return Ok(None);
+        };
+        let mut frame = frame?;
+        let parsed = serde_json::from_slice(&frame);
+        frame.as_mut().zeroize();
+        // serde_json's message names a position, never the input text.
+        parsed
+            .map(Some)
+            .map_err(|e| TransportError::Decode(e.to_string()))
+    }
+
+    pub async fn request<Q: Serialize, R: DeserializeOwned>(
+        &mut self,
+        msg: &Q,
+    ) -> Result<R, TransportError> {
+        self.send(msg).await?;
+        self.recv().await?.ok_or(TransportError::Closed)
+    }
+}

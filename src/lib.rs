@@ -1,0 +1,13 @@
+//! openv: a local Environments manager. See docs/architecture.md for the parts and the
+//! flow of one read.
+
+pub mod agent;
+pub mod cli;
+pub mod config;
+pub mod ipc;
+pub mod logging;
+pub mod names;
+pub mod paths;
+pub mod render;
+pub mod secret;
+pub mod store;
