@@ -144,8 +144,13 @@ fn acknowledged_writes_survive_kill_9() {
         .enable_all()
         .build()
         .unwrap();
+    // Kill once a few hundred writes are acknowledged, whatever the machine's speed.
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = progress.clone();
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        while seen.load(std::sync::atomic::Ordering::SeqCst) < 300 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,
