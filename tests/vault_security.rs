@@ -1,5 +1,7 @@
 //! Locking, key slots, tampering, file permissions and durability of the vault.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

@@ -161,13 +161,26 @@ pub fn stop(home: &Home, wait: Duration) -> Result<Option<i32>, String> {
         .map_err(|e| format!("cannot signal the agent (pid {pid}): {e}"))?;
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
-        if running_pid(home).is_none() {
+        if running_pid(home).is_none() && !alive(pid) {
             return Ok(Some(pid));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
     Err(format!(
         "the agent (pid {pid}) did not stop within {} s: run `kill {pid}`",
         wait.as_secs()
     ))
+}
+
+/// True while `pid` exists and is not a zombie waiting to be reaped.
+fn alive(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }

@@ -65,6 +65,9 @@ async fn connection(stream: Stream, state: Shared) {
     let peer_pid = stream.peer_creds().ok().and_then(|c| c.pid());
     let mut chan = Channel::new(stream);
     if let Err(message) = peer {
+        // Read the client's hello first: closing with unread data would reset the
+        // connection and the client would never see why it was refused.
+        let _ = tokio::time::timeout(Duration::from_secs(1), chan.recv::<Request>()).await;
         let _ = chan
             .send(&Response::Error {
                 code: ErrorCode::PeerRefused,

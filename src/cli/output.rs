@@ -5,9 +5,11 @@ use std::io::Write;
 use serde::Serialize;
 
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    // stdout is line-buffered: without this every JSON line would be a write(2).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 

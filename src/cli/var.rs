@@ -105,14 +105,19 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 .unwrap_or(4)
                 .max(4);
             writeln!(out, "{:w$}  VALUE  SOURCE     CHANGED", "NAME")?;
+            // Rows changed together share a timestamp: format each distinct one once.
+            let mut last: Option<(i64, String)> = None;
             for v in &variables {
+                if last.as_ref().is_none_or(|(t, _)| *t != v.updated) {
+                    last = Some((v.updated, output::time(v.updated)));
+                }
+                let changed = last.as_ref().map_or("", |(_, s)| s.as_str());
                 writeln!(
                     out,
-                    "{:w$}  {:5}  {:9}  {}",
+                    "{:w$}  {:5}  {:9}  {changed}",
                     v.name,
                     if v.has_value { "set" } else { "unset" },
                     v.source.map_or("-", |s| s.as_str()),
-                    output::time(v.updated)
                 )?;
             }
             out.flush()?;

@@ -78,7 +78,23 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             version: env!("CARGO_PKG_VERSION").into(),
         };
-        match chan.request(&hello).await? {
+        let answer = match chan.request(&hello).await {
+            Ok(a) => a,
+            // An agent that is being killed can accept and then reset: as good as none.
+            Err(TransportError::Closed) => {
+                return Err(ClientError::NotRunning(home.root().display().to_string()));
+            }
+            Err(TransportError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                return Err(ClientError::NotRunning(home.root().display().to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match answer {
             Response::Hello { pid, version, .. } => Ok(Self {
                 chan,
                 agent: AgentInfo { pid, version },
@@ -93,20 +109,30 @@ impl Client {
     /// Connects, starting the agent in the background first if none is running.
     /// Returns only once the agent's socket answers.
     pub async fn connect_or_start(home: &Home) -> Result<Self, ClientError> {
-        match Self::connect(home).await {
-            Err(ClientError::NotRunning(_)) => {}
-            other => return other,
-        }
-        crate::agent::daemon::spawn_background(home).await?;
-        // The agent listens before it reports ready; a concurrent start may have won
-        // the race, in which case its socket appears shortly.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // A previous agent may still be dying (socket present, lock still held), or a
+        // concurrent client may be starting one: retry until one answers.
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match Self::connect(home).await {
-                Err(ClientError::NotRunning(_)) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                Err(ClientError::NotRunning(_)) => {}
                 other => return other,
+            }
+            crate::agent::daemon::spawn_background(home).await?;
+            let settle = Instant::now() + Duration::from_millis(500);
+            loop {
+                match Self::connect(home).await {
+                    Err(ClientError::NotRunning(_)) if Instant::now() < settle => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(ClientError::NotRunning(h)) if Instant::now() >= deadline => {
+                        return Err(ClientError::Start(format!(
+                            "no agent answered on {h} within 10 s: see {}",
+                            home.log_file().display()
+                        )));
+                    }
+                    Err(ClientError::NotRunning(_)) => break,
+                    other => return other,
+                }
             }
         }
     }

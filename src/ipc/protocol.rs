@@ -22,8 +22,10 @@ pub enum WireSecret {
     Keyfile { path: PathBuf },
 }
 
+/// Externally tagged: serde then streams the payload instead of buffering it, which
+/// matters for `var list` of 10,000 names.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     Hello {
         protocol: u32,
@@ -132,7 +134,7 @@ pub enum ErrorCode {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Response {
     Hello {
         protocol: u32,

@@ -52,7 +52,11 @@ impl Openv {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // The command may rightly exit before reading its input (bad arguments).
+        match child.stdin.take().unwrap().write_all(stdin) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.unwrap(),
+        }
         child.wait_with_output().unwrap()
     }
 

@@ -1,0 +1,141 @@
+//! End-to-end figures for the agent and CLI (issue targets in docs/performance.md):
+//! `var list` of 10,000 names, `status` round trip, idle resident memory.
+//! Run with `cargo bench --bench agent` (or scripts/bench.sh).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_openv");
+
+struct Home {
+    _dir: tempfile::TempDir,
+    home: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl Home {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).env("OPENV_HOME", &self.home);
+        c
+    }
+    fn ok(&self, args: &[&str]) -> Vec<u8> {
+        let out = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openv");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["agent", "stop"]).output();
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn p95(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() * 95 / 100]
+}
+
+fn time_cmd(h: &Home, args: &[&str], n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let out = h
+                .cmd(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .output()
+                .expect("run");
+            let d = t.elapsed();
+            assert!(out.status.success());
+            d
+        })
+        .collect()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to filter.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = Home {
+        home: dir.path().join("h"),
+        key: dir.path().join("key"),
+        _dir: dir,
+    };
+    h.ok(&["init", "--keyfile", h.key.to_str().expect("utf8")]);
+
+    // Idle memory of a fresh agent with a small vault.
+    h.ok(&["env", "create", "small"]);
+    h.ok(&["var", "add", "-e", "small", "A", "B", "C"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let status: serde_json::Value =
+        serde_json::from_slice(&h.ok(&["status", "--json"])).expect("json");
+    let pid = status["pid"].as_u64().expect("pid") as u32;
+    let idle_small = rss_kib(pid);
+
+    let status_times = time_cmd(&h, &["status", "--json"], 300);
+
+    // 10,000 variables with values, imported in one transaction.
+    let file = h.home.join("big.env");
+    {
+        let mut f = std::fs::File::create(&file).expect("create");
+        for i in 0..10_000 {
+            writeln!(f, "VARIABLE_NUMBER_{i:05}=value-{i}-abcdefghijklmnop").expect("write");
+        }
+    }
+    h.ok(&["import", "-e", "big", file.to_str().expect("utf8")]);
+    std::fs::remove_file(&file).expect("rm");
+    let list_times = time_cmd(&h, &["var", "list", "-e", "big"], 50);
+    let list_json_times = time_cmd(&h, &["var", "list", "-e", "big", "--json"], 50);
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_big = rss_kib(pid);
+
+    println!("| measure | median | p95 | target |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `openv status --json` round trip (process start to exit) | {:.2} ms | {:.2} ms | < 3 ms median |",
+        median(status_times.clone()).as_secs_f64() * 1e3,
+        p95(status_times).as_secs_f64() * 1e3
+    );
+    println!(
+        "| `openv var list` of 10,000 variables, end to end | {:.2} ms | {:.2} ms | < 20 ms |",
+        median(list_times.clone()).as_secs_f64() * 1e3,
+        p95(list_times).as_secs_f64() * 1e3
+    );
+    println!(
+        "| `openv var list --json` of 10,000 variables | {:.2} ms | {:.2} ms | - |",
+        median(list_json_times.clone()).as_secs_f64() * 1e3,
+        p95(list_json_times).as_secs_f64() * 1e3
+    );
+    println!(
+        "| agent idle resident memory (small vault) | {:.1} MB | - | < 15 MB |",
+        idle_small as f64 / 1024.0
+    );
+    println!(
+        "| agent idle resident memory (after serving 10,000 names) | {:.1} MB | - | - |",
+        idle_big as f64 / 1024.0
+    );
+}

@@ -1,0 +1,284 @@
+//! Runs the real readers on one rendered `.env`: dotenvy (in process), python-dotenv
+//! (`dotenv_values`), node's dotenv (`dotenv.parse`, from tests/js/node_modules) and
+//! bash (`set -a; . ./.env`). Every accepted value in the corpus must come back
+//! byte-exact from all of them; every refused one must be refused with a message that
+//! names a reader and does not contain the value.
+//!
+//! Readers are installed by scripts/test.sh. Without one, the test skips it with a
+//! notice, unless `CI` is set: then a missing reader is a failure.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use openv::render::{check_value, render};
+use openv::secret::SecretValue;
+
+/// Values every reader must read back exactly, with a label for failure messages.
+const ACCEPTED: &[(&str, &str)] = &[
+    ("plain", "abc123"),
+    ("empty", ""),
+    ("bare punctuation", "a-b_c.d,e/f:g@h%i+j=k"),
+    ("inner space", "a b"),
+    ("leading and trailing spaces", "  padded  "),
+    ("only a space", " "),
+    ("tabs", "\tx\t"),
+    ("hash first", "#not-a-comment"),
+    ("space hash", "a #b"),
+    ("hash inside", "a#b"),
+    ("equals", "==x=y="),
+    ("dollar var", "$HOME"),
+    ("dollar braces unclosed", "${HOME"),
+    ("dollar braces colon", "${a:b}"),
+    ("lone dollar", "price: 5$"),
+    ("command substitution", "$(id) `id`"),
+    ("tilde", "~"),
+    ("tilde path", "~/x:~/y"),
+    ("double quotes", "say \"hi\""),
+    ("only a double quote", "\""),
+    ("json", "{\"a\": [1, \"b\"]}"),
+    ("apostrophe", "it's"),
+    ("only an apostrophe", "'"),
+    ("quoted in apostrophes", "'quoted'"),
+    (
+        "apostrophe and newline",
+        "it's\n# not a comment\nB=injected",
+    ),
+    ("apostrophe with hash and tilde", "~'#!"),
+    ("windows path", "C:\\Users\\me\\x"),
+    ("literal backslash n", "a\\nb"),
+    ("backslash space", "a\\ b"),
+    ("backslash dollar", "\\$x"),
+    ("backslash double quote", "a\\\"b"),
+    ("backslash newline", "a\\\nb"),
+    ("newline", "line1\nline2"),
+    ("only newlines", "\n\n"),
+    ("trailing newline", "x\n"),
+    ("pem", "-----BEGIN KEY-----\nMIIB+/=\n-----END KEY-----\n"),
+    ("injection attempt", "x\nEVIL=1\n"),
+    ("spaces before newline", "a  \n  b"),
+    ("unicode", "ünïcödé 日本語"),
+    ("emoji", "🔑🎉👩‍💻"),
+    ("nbsp edges", "\u{a0}x\u{a0}"),
+    ("line separators", "a\u{2028}b\u{2029}c\u{85}d"),
+    ("bom first", "\u{feff}x"),
+    ("vertical tab form feed", "\u{b}x\u{c}"),
+    ("right-to-left override", "\u{202e}abc"),
+    ("bangs", "a!!b !$"),
+    ("globs", "*?[a]{b,c}"),
+    ("shell operators", "; rm -rf / && echo | cat > out"),
+    ("export inside", "export X=1"),
+    ("dash flags", "-n"),
+    (
+        "url",
+        "postgres://u:p%40ss@host:5432/db?sslmode=require&x=1",
+    ),
+];
+
+/// Values some reader cannot read back, and a reader the refusal must name. Each holds
+/// the marker `s3cr3t`, which must never appear in the message.
+const REFUSED: &[(&str, &str)] = &[
+    ("s3cr3t\0", "bash"),
+    ("s3cr3t\r\n", "python-dotenv"),
+    ("s3cr3t\rx", "node"),
+    ("${s3cr3t}", "python-dotenv"),
+    ("a${X:-s3cr3t}", "python-dotenv"),
+    ("${}s3cr3t", "python-dotenv"),
+    ("\\\\server\\s3cr3t", "python-dotenv"),
+    ("s3cr3t\\", "dotenvy"),
+    ("s3cr3t'\"", "node"),
+    ("s3cr3t'\\x", "node"),
+    ("s3cr3t'$", "dotenvy"),
+    ("s3cr3t'`", "bash"),
+];
+
+/// Generated values: long, and every printable ASCII character in one value.
+fn generated() -> Vec<(&'static str, String)> {
+    let printable: String = (' '..='~').collect();
+    vec![
+        ("64 KiB", "a b\n".repeat(16 * 1024)),
+        ("printable ascii but '", printable.replace('\'', "")),
+        (
+            "printable ascii but \" $ \\ `",
+            printable.replace(['"', '$', '\\', '`'], ""),
+        ),
+    ]
+}
+
+fn corpus() -> Vec<(String, String, SecretValue)> {
+    let fixed = ACCEPTED.iter().map(|&(l, v)| (l, v.to_owned()));
+    fixed
+        .chain(generated())
+        .enumerate()
+        .map(|(i, (label, v))| {
+            (
+                format!("OPENV_{i:02}"),
+                label.to_owned(),
+                SecretValue::new(v),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn refused_values_name_a_reader_and_never_the_value() {
+    for &(value, reader) in REFUSED {
+        let err = check_value(value).expect_err("refused").to_string();
+        assert!(err.contains(reader), "{reader} not named in: {err}");
+        assert!(
+            !err.contains(value) && !err.contains("s3cr3t"),
+            "leaks: {err}"
+        );
+        let v = SecretValue::new(value.to_owned());
+        let err = render([("API_KEY", &v)]).expect_err("refused").to_string();
+        assert!(err.starts_with("value of API_KEY "), "{err}");
+        assert!(!err.contains("s3cr3t"), "leaks: {err}");
+    }
+}
+
+#[test]
+fn every_reader_reads_every_accepted_value_back() {
+    assert!(ACCEPTED.len() + REFUSED.len() >= 40);
+    let vars = corpus();
+    let bytes = render(vars.iter().map(|(n, _, v)| (n.as_str(), v))).expect("corpus renders");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env_file = dir.path().join(".env");
+    std::fs::write(&env_file, bytes.as_slice()).expect("write .env");
+
+    let mut problems = Vec::new();
+    for (reader, read) in [
+        ("dotenvy", dotenvy as fn(&Path) -> Outcome),
+        ("python-dotenv", python),
+        ("node dotenv", node),
+        ("bash", bash),
+    ] {
+        match read(&env_file) {
+            Outcome::Read(got) => {
+                let wrong: Vec<&str> = vars
+                    .iter()
+                    .filter(|(name, _, v)| got.get(name).map(String::as_str) != Some(v.expose()))
+                    .map(|(_, label, _)| label.as_str())
+                    .collect();
+                if !wrong.is_empty() {
+                    problems.push(format!("{reader} read back wrongly: {wrong:?}"));
+                }
+            }
+            Outcome::Broke(why) => problems.push(format!("{reader} failed: {why}")),
+            Outcome::Missing(why) if std::env::var_os("CI").is_some() => {
+                panic!("{reader} is not available ({why}); run scripts/test.sh to install it")
+            }
+            Outcome::Missing(why) => {
+                eprintln!("NOTICE: skipping {reader}: {why}; scripts/test.sh installs it")
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Names and values as a reader saw them.
+type Vars = HashMap<String, String>;
+
+/// What one reader made of the file.
+enum Outcome {
+    Read(Vars),
+    /// The reader ran and failed, e.g. a parse error.
+    Broke(String),
+    /// The reader is not installed.
+    Missing(String),
+}
+
+fn dotenvy(env_file: &Path) -> Outcome {
+    match dotenvy::from_path_iter(env_file).and_then(Iterator::collect) {
+        Ok(got) => Outcome::Read(got),
+        Err(e) => Outcome::Broke(e.to_string()),
+    }
+}
+
+/// Runs a reader whose stdout `parse` understands, after `probe` shows it is installed.
+fn run(
+    cmd: &mut Command,
+    probe: &mut Command,
+    parse: fn(Vec<u8>) -> Result<Vars, String>,
+) -> Outcome {
+    match probe.output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.trim().lines().last().unwrap_or("probe failed");
+            return Outcome::Missing(last.to_owned());
+        }
+        Err(e) => return Outcome::Missing(e.to_string()),
+    }
+    match cmd.output() {
+        Ok(out) if out.status.success() => match parse(out.stdout) {
+            Ok(got) => Outcome::Read(got),
+            Err(e) => Outcome::Broke(format!("unreadable output: {e}")),
+        },
+        Ok(out) => Outcome::Broke(String::from_utf8_lossy(&out.stderr).into_owned()),
+        Err(e) => Outcome::Broke(e.to_string()),
+    }
+}
+
+fn json(stdout: Vec<u8>) -> Result<Vars, String> {
+    serde_json::from_slice(&stdout).map_err(|e| e.to_string())
+}
+
+fn python(env_file: &Path) -> Outcome {
+    const READ: &str =
+        "import json, sys, dotenv; print(json.dumps(dotenv.dotenv_values(sys.argv[1])))";
+    run(
+        Command::new("python3").args(["-c", READ]).arg(env_file),
+        Command::new("python3").args(["-c", "import dotenv"]),
+        json,
+    )
+}
+
+/// `dotenv.parse`, checked against dotenv 18's opt-in fast parser (`DOTENV_FAST`),
+/// which older versions ignore.
+fn node(env_file: &Path) -> Outcome {
+    const READ: &str = r#"
+        const dotenv = require(require.resolve("dotenv", { paths: [process.argv[1]] }));
+        const src = require("fs").readFileSync(process.argv[2]);
+        const parsed = dotenv.parse(src), fast = dotenv.parse(src, { fast: true });
+        const differ = [...new Set([...Object.keys(parsed), ...Object.keys(fast)])]
+            .filter((k) => parsed[k] !== fast[k]);
+        if (differ.length) {
+            console.error(`the fast parser reads ${differ} differently`);
+            process.exit(1);
+        }
+        process.stdout.write(JSON.stringify(parsed));
+    "#;
+    const PROBE: &str = r#"require.resolve("dotenv", { paths: [process.argv[1]] })"#;
+    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    run(
+        Command::new("node")
+            .args(["-e", READ])
+            .arg(&js)
+            .arg(env_file),
+        Command::new("node").args(["-e", PROBE]).arg(&js),
+        json,
+    )
+}
+
+/// Sources the file with `set -a` and has a child print its environment, so a value
+/// counts only if it was exported; NUL-separated, as values may hold newlines.
+fn bash(env_file: &Path) -> Outcome {
+    let dir = env_file.parent().expect("file in a directory");
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", "set -a; . ./.env; exec env -0"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent-home");
+    run(&mut cmd, Command::new("bash").args(["-c", "true"]), env0)
+}
+
+/// `NAME=value` entries separated by NUL, as `env -0` prints them.
+fn env0(stdout: Vec<u8>) -> Result<Vars, String> {
+    let text = String::from_utf8(stdout).map_err(|e| e.to_string())?;
+    Ok(text
+        .split_terminator('\0')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
