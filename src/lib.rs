@@ -2,10 +2,12 @@
 //! flow of one read.
 
 pub mod agent;
+pub mod approvals;
 pub mod cli;
 pub mod config;
 pub mod ipc;
 pub mod logging;
+pub mod mounts;
 pub mod names;
 pub mod paths;
 pub mod render;

@@ -2,6 +2,8 @@
 
 pub mod daemon;
 mod hardening;
+mod mount_ops;
+mod reads;
 pub mod server;
 pub mod state;
 
@@ -49,7 +51,34 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     };
     info!(pid = std::process::id(), socket = %home.socket().display(), "openv agent listening");
 
-    let state = Arc::new(Mutex::new(State::new(home.clone(), config.clone())));
+    let (open_tx, open_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (changed_tx, changed_rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = match crate::mounts::watch::MountWatcher::new(changed_tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch mount points; removed FIFOs will not be recreated");
+            None
+        }
+    };
+    let mounts = crate::mounts::Mounts::new(open_tx);
+    let state = Arc::new(Mutex::new(State::new(
+        home.clone(),
+        config.clone(),
+        mounts,
+        watcher,
+    )));
+    {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            st.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .restore_mounts()
+        })
+        .await
+        .context("restoring mounts")?;
+    }
+    let reads = tokio::spawn(reads::serve(open_rx, state.clone()));
+    let repairs = tokio::spawn(reads::repair(changed_rx, state.clone()));
     let idle = tokio::spawn(idle_lock(state.clone(), config.idle_lock));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -61,7 +90,23 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     };
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
-    state.lock().unwrap_or_else(|p| p.into_inner()).lock();
+    repairs.abort();
+    let mounts = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.lock();
+        st.take_all_mounts()
+    };
+    // Unmount outside the lock: a pending open may be waiting for it.
+    tokio::task::spawn_blocking(move || {
+        for m in mounts {
+            let path = m.path().to_owned();
+            drop(m);
+            mount_ops::remove_placeholder(&path);
+        }
+    })
+    .await
+    .ok();
+    reads.abort();
     let _ = std::fs::remove_file(home.socket());
     drop(lock);
     info!("openv agent stopped");

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::ipc::protocol::{ErrorCode, Request, Response, StatusInfo, WireSecret};
+use crate::mounts::Mounts;
+use crate::mounts::watch::MountWatcher;
 use crate::paths::Home;
 use crate::secret::SecretValue;
 use crate::store::keyslot::create_keyfile;
@@ -22,6 +24,26 @@ pub struct State {
     vault: Option<SqliteVault>,
     /// Last request that used or changed the vault; the idle lock counts from here.
     last_used: Instant,
+    pub(super) mounts: Mounts,
+    pub(super) watcher: Option<MountWatcher>,
+}
+
+/// Why a request failed: a store error, or something about the request itself.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{1}")]
+    Other(ErrorCode, String),
+}
+
+impl OpError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Store(e) => error_code(e),
+            Self::Other(c, _) => *c,
+        }
+    }
 }
 
 fn wire_to_slot(s: WireSecret) -> SlotSecret {
@@ -37,7 +59,9 @@ pub fn error_code(e: &StoreError) -> ErrorCode {
         StoreError::VaultExists(_) => ErrorCode::VaultExists,
         StoreError::Locked => ErrorCode::Locked,
         StoreError::WrongSecret(_) | StoreError::BadKeyfile(_) => ErrorCode::WrongSecret,
-        StoreError::NoEnvironment(_) | StoreError::NoVariable { .. } => ErrorCode::NotFound,
+        StoreError::NoEnvironment(_) | StoreError::NoVariable { .. } | StoreError::NoRule(_) => {
+            ErrorCode::NotFound
+        }
         StoreError::EnvironmentExists(_) => ErrorCode::Exists,
         StoreError::Name(_) | StoreError::Unrepresentable { .. } => ErrorCode::InvalidInput,
         StoreError::Tampered { .. } => ErrorCode::Tampered,
@@ -47,13 +71,15 @@ pub fn error_code(e: &StoreError) -> ErrorCode {
 }
 
 impl State {
-    pub fn new(home: Home, config: Config) -> Self {
+    pub fn new(home: Home, config: Config, mounts: Mounts, watcher: Option<MountWatcher>) -> Self {
         Self {
             home,
             config,
             started: Instant::now(),
             vault: None,
             last_used: Instant::now(),
+            mounts,
+            watcher,
         }
     }
 
@@ -62,7 +88,7 @@ impl State {
     }
 
     /// Opens the vault lazily, so a fixed permission problem needs no restart.
-    fn vault(&mut self) -> Result<&mut SqliteVault, StoreError> {
+    pub(super) fn vault(&mut self) -> Result<&mut SqliteVault, StoreError> {
         if self.vault.is_none() {
             self.vault = Some(SqliteVault::open(&self.home.vault())?);
         }
@@ -90,7 +116,12 @@ impl State {
     pub fn handle(&mut self, req: Request, cid: &str) -> Response {
         let touches_vault = !matches!(
             req,
-            Request::Hello { .. } | Request::Status | Request::EnvList | Request::VarList { .. }
+            Request::Hello { .. }
+                | Request::Status
+                | Request::EnvList
+                | Request::VarList { .. }
+                | Request::Mounts
+                | Request::Rules
         );
         if touches_vault {
             self.last_used = Instant::now();
@@ -100,7 +131,7 @@ impl State {
             Err(e) => {
                 tracing::info!(error = %e, "request failed");
                 Response::Error {
-                    code: error_code(&e),
+                    code: e.code(),
                     message: e.to_string(),
                     cid: cid.to_owned(),
                 }
@@ -108,7 +139,7 @@ impl State {
         }
     }
 
-    fn dispatch(&mut self, req: Request) -> Result<Response, StoreError> {
+    fn dispatch(&mut self, req: Request) -> Result<Response, OpError> {
         Ok(match req {
             Request::Hello { .. } => Response::Done,
             Request::Status => Response::Status(self.status()),
@@ -123,6 +154,7 @@ impl State {
                 let slot = wire_to_slot(secret);
                 self.vault()?.unlock(&slot)?;
                 tracing::info!("vault unlocked");
+                self.refresh_all();
                 Response::Done
             }
             Request::Lock => {
@@ -139,11 +171,17 @@ impl State {
             }
             Request::EnvRename { name, new_name } => {
                 self.vault()?.rename_env(&name, &new_name)?;
+                self.mounts.rename_env(&name, &new_name);
                 Response::Done
             }
-            Request::EnvDelete { name } => Response::Deleted {
-                variables: self.vault()?.delete_env(&name)?,
-            },
+            Request::EnvDelete { name } => {
+                let variables = self.vault()?.delete_env(&name)?;
+                // Its mounts go with it (their records were deleted by the cascade).
+                for m in self.mounts.take_env(&name) {
+                    let _ = m.unmount();
+                }
+                Response::Deleted { variables }
+            }
             Request::VarList { env } => Response::Variables {
                 variables: self.vault()?.list_vars(&env)?,
                 environment: env,
@@ -154,15 +192,41 @@ impl State {
             Request::VarSet { env, name, value } => {
                 self.vault()?
                     .set_vars(&env, &[(name, value)], ValueSource::User)?;
+                self.refresh_env(&env);
                 Response::Done
             }
             Request::VarRemove { env, names } => {
                 self.vault()?.remove_vars(&env, &names)?;
+                self.refresh_env(&env);
                 Response::Names { names }
             }
-            Request::Import { env, path } => Response::Names {
-                names: self.import(&env, &path)?,
+            Request::Import { env, path } => {
+                let names = self.import(&env, &path)?;
+                self.refresh_env(&env);
+                Response::Names { names }
+            }
+            Request::Mount {
+                path,
+                env,
+                mode,
+                import,
+            } => self.mount(path, env, &mode, import)?,
+            Request::Unmount { path } => self.unmount(&path)?,
+            Request::Mounts => Response::Mounts {
+                mounts: self.mounts.list(),
             },
+            Request::Allow { env, exe } => {
+                self.vault()?.add_rule(&env, &exe)?;
+                tracing::info!(%env, %exe, "allow rule added");
+                Response::Done
+            }
+            Request::Rules => Response::Rules {
+                rules: self.vault()?.list_rules()?,
+            },
+            Request::RemoveRule { id } => {
+                self.vault()?.remove_rule(id)?;
+                Response::Done
+            }
             Request::Verify => {
                 let v = self.vault()?;
                 let envs = v.list_envs()?;
@@ -229,7 +293,7 @@ impl State {
     }
 
     /// Reads a .env file inside the agent; returns the names stored.
-    fn import(&mut self, env: &str, path: &Path) -> Result<Vec<String>, StoreError> {
+    pub(super) fn import(&mut self, env: &str, path: &Path) -> Result<Vec<String>, StoreError> {
         let vars = read_env_file(path)?;
         crate::names::check_env_name(env)?;
         let v = self.vault()?;

@@ -1,10 +1,12 @@
 //! The `openv` command line: a thin client of the agent. One file per subcommand.
 
 mod agent_cmd;
+mod allow;
 mod env;
 mod import;
 mod init;
 mod lock;
+mod mount;
 pub mod output;
 mod prompt;
 mod status;
@@ -50,6 +52,14 @@ pub enum Command {
     Import(import::Args),
     /// Decrypt every value to check that the vault is intact (prints counts only).
     Verify,
+    /// Serve an environment as a virtual .env in a directory (FUSE file or FIFO).
+    Mount(mount::MountArgs),
+    /// Stop serving a virtual .env; nothing is left behind.
+    Unmount(mount::UnmountArgs),
+    /// List mounts with reads served and denied.
+    Mounts(mount::MountsArgs),
+    /// Allow an executable to read an environment through its mounts.
+    Allow(allow::Args),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
 }
@@ -66,6 +76,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Var(c) => var::run(&home, c).await,
         Command::Import(a) => import::run(&home, a).await,
         Command::Verify => verify::run(&home).await,
+        Command::Mount(a) => mount::mount(&home, a).await,
+        Command::Unmount(a) => mount::unmount(&home, a).await,
+        Command::Mounts(a) => mount::list(&home, a).await,
+        Command::Allow(a) => allow::run(&home, a).await,
         Command::Agent(a) => agent_cmd::run(home, a).await,
     }
 }

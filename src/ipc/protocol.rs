@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::mounts::MountInfo;
 use crate::secret::SecretValue;
+use crate::store::local::Rule;
 use crate::store::{EnvInfo, VarInfo};
 
 /// Bumped on every incompatible change; exchanged in `Hello` at connect.
@@ -75,6 +77,27 @@ pub enum Request {
     },
     /// Decrypts every value to prove the vault is intact; answers with counts only.
     Verify,
+    /// Serve `env` as a virtual file at `path` (absolute). `mode`: auto, fuse or fifo.
+    /// `import`: move an existing plaintext file's variables into `env` first.
+    Mount {
+        path: PathBuf,
+        env: String,
+        mode: String,
+        import: bool,
+    },
+    Unmount {
+        path: PathBuf,
+    },
+    Mounts,
+    /// Allow the executable at `exe` (absolute, resolved) to read `env`.
+    Allow {
+        env: String,
+        exe: String,
+    },
+    Rules,
+    RemoveRule {
+        id: i64,
+    },
 }
 
 impl Request {
@@ -96,6 +119,12 @@ impl Request {
             Self::VarRemove { .. } => "var_remove",
             Self::Import { .. } => "import",
             Self::Verify => "verify",
+            Self::Mount { .. } => "mount",
+            Self::Unmount { .. } => "unmount",
+            Self::Mounts => "mounts",
+            Self::Allow { .. } => "allow",
+            Self::Rules => "rules",
+            Self::RemoveRule { .. } => "remove_rule",
         }
     }
 }
@@ -130,6 +159,7 @@ pub enum ErrorCode {
     Exists,
     InvalidInput,
     Tampered,
+    Mount,
     Internal,
 }
 
@@ -160,6 +190,19 @@ pub enum Response {
     Verified {
         environments: u64,
         values: u64,
+    },
+    Mounted {
+        path: String,
+        mode: String,
+        /// Things the user should know: fallbacks taken, .gitignore changed, file imported.
+        notes: Vec<String>,
+        imported: Vec<String>,
+    },
+    Mounts {
+        mounts: Vec<MountInfo>,
+    },
+    Rules {
+        rules: Vec<Rule>,
     },
     Error {
         code: ErrorCode,

@@ -6,6 +6,7 @@
 
 pub mod crypto;
 pub mod keyslot;
+pub mod local;
 mod schema;
 pub mod sqlite;
 
@@ -35,6 +36,8 @@ pub enum StoreError {
         "no environment named {0:?}: see `openv env list` or create it with `openv env create {0}`"
     )]
     NoEnvironment(String),
+    #[error("no rule with id {0}: see `openv allow --list`")]
+    NoRule(i64),
     #[error("an environment named {0:?} already exists")]
     EnvironmentExists(String),
     #[error("no variable {name} in environment {env}: see `openv var list -e {env}`")]

@@ -34,6 +34,23 @@ CREATE TABLE variables (
     updated    INTEGER NOT NULL,
     PRIMARY KEY (env_id, name)
 ) WITHOUT ROWID;
+-- Processes allowed to read an environment (the mount's allow-list).
+CREATE TABLE rules (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    env_id  TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    exe     TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    UNIQUE (env_id, exe)
+);
+-- Mounts the agent owns, restored when it starts. `size` is the last rendered length,
+-- so st_size is right even before the vault is unlocked.
+CREATE TABLE mounts (
+    path    TEXT PRIMARY KEY,
+    env_id  TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    mode    TEXT NOT NULL,
+    size    INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL
+);
 ";
 
 /// Durable writes: an acknowledged transaction survives a crash of the agent.

@@ -116,7 +116,11 @@ impl SqliteVault {
         self.key.as_ref().ok_or(StoreError::Locked)
     }
 
-    fn env_id(&self, env: &str) -> Result<String, StoreError> {
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn env_id(&self, env: &str) -> Result<String, StoreError> {
         self.conn
             .query_row("SELECT id FROM environments WHERE name = ?1", [env], |r| {
                 r.get(0)

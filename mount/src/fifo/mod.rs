@@ -1,0 +1,407 @@
+//! FIFO mode: a named pipe at the path, served to one identified reader at a time.
+//!
+//! The kernel does not say who opened a FIFO, so after the writer's open returns the reader
+//! is found by scanning `/proc/*/fd` for the FIFO's inode. Exactly one process must hold it;
+//! otherwise nothing is written and every holder reads EOF. A same-user process that opens
+//! the FIFO while a payload is being written can still race the approved reader: FIFO mode
+//! is consent, not isolation.
+
+mod pipe;
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::stat::Mode;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::MountError;
+use crate::placement::{self, Before};
+use crate::process::{Holder, InodeId, holders, identify, still_holds};
+use crate::request::{Decision, OpenRequest, Responder};
+use crate::{MountOptions, Shared};
+
+/// How long a reader's fd may take to show up in /proc after its open returned.
+const IDENTIFY_WINDOW: Duration = Duration::from_millis(200);
+/// Pause between rounds while only already-answered readers hold the FIFO.
+const LINGER_PAUSE_MAX: Duration = Duration::from_millis(250);
+
+enum Event {
+    Answer { id: u64, decision: Decision },
+    Stop,
+}
+
+/// The owner's side of a FIFO open.
+struct FifoResponder {
+    id: u64,
+    events: mpsc::Sender<Event>,
+}
+
+impl Responder for FifoResponder {
+    fn answer(self: Box<Self>, decision: Decision) {
+        // A closed channel means the server stopped; the bytes drop here, zeroized.
+        let _ = self.events.send(Event::Answer {
+            id: self.id,
+            decision,
+        });
+    }
+}
+
+/// A FIFO being served by its own thread.
+#[derive(Debug)]
+pub(crate) struct FifoServer {
+    path: PathBuf,
+    before: Before,
+    inode: InodeId,
+    anchor: Arc<OwnedFd>,
+    stop: Arc<AtomicBool>,
+    events: mpsc::Sender<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Answer { id, decision } => write!(f, "Answer({id}, {decision:?})"),
+            Event::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+impl FifoServer {
+    pub(crate) fn start(
+        path: &Path,
+        opts: &MountOptions,
+        requests: UnboundedSender<OpenRequest>,
+        shared: Arc<Shared>,
+    ) -> Result<FifoServer, MountError> {
+        let prepare = |source| MountError::Prepare {
+            path: path.to_path_buf(),
+            source,
+        };
+        let before = placement::inspect(path)?;
+        if before == Before::EmptyFile {
+            fs::remove_file(path).map_err(prepare)?;
+        }
+        nix::unistd::mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| prepare(e.into()))?;
+        // mkfifo honours the umask; the mode must be exactly owner read/write.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(prepare)?;
+        let anchor = Arc::new(pipe::anchor(path).map_err(prepare)?);
+        let meta = fs::metadata(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&*anchor)
+        ))
+        .map_err(prepare)?;
+        let inode = InodeId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            name: path.file_name().unwrap_or_default().to_os_string(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let (events_tx, events_rx) = mpsc::channel();
+        let serving = Serving {
+            path: path.to_path_buf(),
+            inode: inode.clone(),
+            anchor: Arc::clone(&anchor),
+            stop: Arc::clone(&stop),
+            events_tx: events_tx.clone(),
+            events: events_rx,
+            requests,
+            shared,
+            request_timeout: opts.request_timeout,
+            stall_timeout: opts.fifo_stall_timeout,
+        };
+        let mut server = FifoServer {
+            path: path.to_path_buf(),
+            before,
+            inode,
+            anchor,
+            stop,
+            events: events_tx,
+            thread: None,
+        };
+        match std::thread::Builder::new()
+            .name("openv-fifo".into())
+            .spawn(move || serving.run())
+        {
+            Ok(t) => {
+                server.thread = Some(t);
+                Ok(server)
+            }
+            Err(source) => {
+                server.stop();
+                Err(MountError::Thread {
+                    what: "FIFO",
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Stops the thread (waking its blocked open) and removes the FIFO.
+    pub(crate) fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.events.send(Event::Stop);
+        // Held until the thread is gone, so any open it still starts returns at once.
+        let waker = pipe::open_own_reader(&self.anchor);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // Readers that arrived while the thread was busy are still blocked in open.
+        pipe::release_waiting(&self.anchor);
+        drop(waker);
+        let inode = &self.inode;
+        placement::restore_after_fifo(&self.path, self.before, |m| {
+            m.dev() == inode.dev && m.ino() == inode.ino
+        });
+    }
+}
+
+/// Who holds the FIFO once our writer's open returned.
+enum Found {
+    /// Someone not answered yet (listed with every other holder).
+    New(Vec<Holder>),
+    /// Only readers answered in earlier rounds, which have not closed yet.
+    Answered(Vec<Holder>),
+    /// No reader any more: the one that woke us already left.
+    Nobody,
+    /// A reader is there but does not show up in /proc.
+    Hidden,
+}
+
+/// Everything the serving thread owns.
+struct Serving {
+    path: PathBuf,
+    inode: InodeId,
+    anchor: Arc<OwnedFd>,
+    stop: Arc<AtomicBool>,
+    events_tx: mpsc::Sender<Event>,
+    events: mpsc::Receiver<Event>,
+    requests: UnboundedSender<OpenRequest>,
+    shared: Arc<Shared>,
+    request_timeout: Duration,
+    stall_timeout: Duration,
+}
+
+impl Serving {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn run(self) {
+        // A reader that closes early must give us EPIPE, not kill the process.
+        let _ = pthread_sigmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&SigSet::from(Signal::SIGPIPE)),
+            None,
+        );
+        let mut answered: Vec<Holder> = Vec::new();
+        let mut pause = Duration::from_millis(1);
+        let mut next_id = 0;
+        while !self.stopping() {
+            let writer = match pipe::open_writer(&self.anchor) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot open the FIFO");
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            };
+            if self.stopping() {
+                break;
+            }
+            let t0 = Instant::now();
+            let found = self.find_holders(&writer, &answered);
+            let t1 = t0.elapsed();
+            answered = match found {
+                Found::New(holders) => {
+                    pause = Duration::from_millis(1);
+                    next_id += 1;
+                    let r = self.answer(writer, holders, next_id);
+                    if next_id % 50 == 0 {
+                        eprintln!("DBG find {:?} total {:?}", t1, t0.elapsed());
+                    }
+                    r
+                }
+                Found::Nobody => Vec::new(),
+                // Someone we cannot see holds it (another PID namespace?): fail closed.
+                Found::Hidden => self.refuse(writer, Vec::new()),
+                // Readers answered earlier have not closed yet: nothing new to answer. Their
+                // hold made our open return at once, so slow down until they go.
+                Found::Answered(holders) => {
+                    drop(writer);
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(LINGER_PAUSE_MAX);
+                    holders
+                }
+            };
+        }
+    }
+
+    /// Asks the owner about the one process holding the FIFO and serves or refuses it.
+    /// Returns the holders still holding the FIFO at the end, so that the next round does not
+    /// take them for new opens.
+    fn answer(&self, writer: File, holders: Vec<Holder>, id: u64) -> Vec<Holder> {
+        let pids: BTreeSet<i32> = holders.iter().map(|h| h.pid).collect();
+        let [pid] = pids.into_iter().collect::<Vec<_>>()[..] else {
+            // Several processes would share one stream.
+            return self.refuse(writer, holders);
+        };
+        let reader = match identify(pid) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(error = %e, "FIFO reader could not be identified");
+                return self.refuse(writer, holders);
+            }
+        };
+        let responder = FifoResponder {
+            id,
+            events: self.events_tx.clone(),
+        };
+        // A closed channel hands the request back; dropping it sends the denial.
+        if let Err(closed) = self.requests.send(OpenRequest::new(
+            reader,
+            self.path.clone(),
+            Box::new(responder),
+        )) {
+            drop(closed.0);
+        }
+        let Some(bytes) = self.wait_for(id) else {
+            return self.refuse(writer, holders);
+        };
+        // One deadline for reading and closing: a stalled reader delays the next by at most
+        // the stall timeout.
+        let deadline = Instant::now() + self.stall_timeout;
+        let watch = self.deliver(writer, &bytes, &holders, deadline);
+        let still = self.wait_released(holders, deadline);
+        drop(watch);
+        still
+    }
+
+    /// Closes without writing (the holders read EOF) and waits for them to close in turn, so
+    /// that our next open does not hand them a second, blocking read.
+    fn refuse(&self, writer: File, holders: Vec<Holder>) -> Vec<Holder> {
+        // Counted before the close: a reader that sees EOF sees updated stats.
+        self.shared.counters.denied();
+        drop(writer);
+        self.wait_released(holders, Instant::now() + self.stall_timeout)
+    }
+
+    /// Scans /proc for the FIFO's holders until one we have not answered shows up (its fd
+    /// can take a moment to appear), for at most IDENTIFY_WINDOW.
+    fn find_holders(&self, writer: &File, answered: &[Holder]) -> Found {
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        let deadline = Instant::now() + IDENTIFY_WINDOW;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            let found = holders(&self.inode, me);
+            if found.iter().any(|h| !answered.contains(h)) {
+                return Found::New(found);
+            }
+            if !pipe::has_readers(writer) || self.stopping() {
+                return Found::Nobody;
+            }
+            if Instant::now() >= deadline {
+                return if found.is_empty() {
+                    Found::Hidden
+                } else {
+                    Found::Answered(found)
+                };
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// The owner's decision for request `id`; `None` for a denial, a timeout or a stop.
+    fn wait_for(&self, id: u64) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let deadline = Instant::now() + self.request_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(Event::Answer { id: got, decision }) if got == id => {
+                    return match decision {
+                        Decision::Serve(bytes) => Some(bytes),
+                        Decision::Deny => None,
+                    };
+                }
+                // A late answer to an earlier request: its bytes drop here, zeroized.
+                Ok(Event::Answer { .. }) => {}
+                Ok(Event::Stop)
+                | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Writes the payload for the one approved process, or nothing if anyone else appeared.
+    ///
+    /// The writer closes as soon as the payload is in the pipe: from then on a newcomer's
+    /// open blocks (no writer) instead of joining the stream, while the approved reader
+    /// drains what is buffered. Our own read end keeps watching the pipe; whatever a stalled
+    /// reader leaves by `deadline` is read out, so no later reader of the same pipe gets it.
+    /// Returns that read end, to be closed once the reader is gone.
+    fn deliver(
+        &self,
+        writer: File,
+        bytes: &[u8],
+        approved: &[Holder],
+        deadline: Instant,
+    ) -> Option<File> {
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        // The owner may have taken seconds: whoever opened meanwhile would share the pipe.
+        let tr = Instant::now();
+        let now: BTreeSet<i32> = holders(&self.inode, me).iter().map(|h| h.pid).collect();
+        if approved.len() == 1 && approved[0].fd % 1 == 0 && tr.elapsed().as_millis() > 100 {
+            eprintln!("slow rescan");
+        }
+        static C: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if C.fetch_add(1, Ordering::Relaxed) % 50 == 0 {
+            eprintln!("DBG rescan {:?}", tr.elapsed());
+        }
+        let expected: BTreeSet<i32> = approved.iter().map(|h| h.pid).collect();
+        // A second name for the FIFO would hide its holders from the scan.
+        let single_name = writer.metadata().is_ok_and(|m| m.nlink() == 1);
+        let watch = pipe::open_own_reader(&self.anchor).ok();
+        let Some(watch) = watch.filter(|_| now == expected && single_name) else {
+            self.shared.counters.denied();
+            return None;
+        };
+        // In one write if the pipe can hold it all: readers then get all of it or none.
+        pipe::grow(&writer, bytes.len());
+        let written = pipe::write_all(&writer, bytes, deadline, &self.stop).unwrap_or(false);
+        if written {
+            self.shared.counters.served();
+        } else {
+            self.shared.counters.denied();
+        }
+        drop(writer);
+        let reading = || approved.iter().any(|h| still_holds(h, &self.inode));
+        if !pipe::wait_drained(&watch, reading, deadline, &self.stop) {
+            pipe::purge(&watch);
+        }
+        Some(watch)
+    }
+
+    /// Waits (bounded) until the answered readers close the FIFO; returns those that did not.
+    fn wait_released(&self, mut holders: Vec<Holder>, deadline: Instant) -> Vec<Holder> {
+        let mut pause = Duration::from_micros(20);
+        loop {
+            holders.retain(|h| still_holds(h, &self.inode));
+            if holders.is_empty() || Instant::now() >= deadline || self.stopping() {
+                return holders;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+}

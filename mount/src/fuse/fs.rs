@@ -1,0 +1,248 @@
+//! The filesystem: one read-only file, every open asked of the owner.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyOpen, Request,
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::pending::{PendingOpen, Slot, Snapshots, Watchdog};
+use crate::Shared;
+use crate::process::identify_as;
+use crate::request::OpenRequest;
+
+/// Attributes are never cached: size and mtime change with the owner's content.
+const TTL: Duration = Duration::ZERO;
+const DIR_INO: INodeNo = INodeNo::ROOT;
+const CHILD_INO: INodeNo = INodeNo(2);
+
+/// What the mount's root is.
+#[derive(Debug, Clone)]
+pub(crate) enum Layout {
+    /// The root inode is the file itself (mounted on the file path).
+    File,
+    /// The root is a directory holding the file under this name (hidden-directory fallback).
+    Dir { name: OsString },
+}
+
+#[derive(Debug)]
+pub(crate) struct EnvFs {
+    pub layout: Layout,
+    /// The path readers open, reported in every request.
+    pub path: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub shared: Arc<Shared>,
+    pub snapshots: Arc<Snapshots>,
+    pub watchdog: Arc<Watchdog>,
+    pub requests: UnboundedSender<OpenRequest>,
+}
+
+impl EnvFs {
+    fn file_ino(&self) -> INodeNo {
+        match self.layout {
+            Layout::File => INodeNo::ROOT,
+            Layout::Dir { .. } => CHILD_INO,
+        }
+    }
+
+    fn is_dir(&self, ino: INodeNo) -> bool {
+        matches!(self.layout, Layout::Dir { .. }) && ino == DIR_INO
+    }
+
+    fn file_attr(&self, fh: Option<FileHandle>) -> FileAttr {
+        let content = self.shared.content();
+        // An open handle reports the length of its own snapshot, so `fstat` + read of exactly
+        // st_size bytes (bash `source`) is right even if the content changed since.
+        let size = fh
+            .and_then(|fh| self.snapshots.len_of(fh.0))
+            .unwrap_or(content.size);
+        attr(
+            self.file_ino(),
+            FileType::RegularFile,
+            0o400,
+            size,
+            content.mtime,
+            self,
+        )
+    }
+
+    fn dir_attr(&self) -> FileAttr {
+        attr(
+            DIR_INO,
+            FileType::Directory,
+            0o500,
+            0,
+            self.shared.content().mtime,
+            self,
+        )
+    }
+}
+
+fn attr(
+    ino: INodeNo,
+    kind: FileType,
+    perm: u16,
+    size: u64,
+    mtime: SystemTime,
+    fs: &EnvFs,
+) -> FileAttr {
+    FileAttr {
+        ino,
+        size,
+        blocks: size.div_ceil(512),
+        atime: mtime,
+        mtime,
+        ctime: mtime,
+        crtime: mtime,
+        kind,
+        perm,
+        nlink: if kind == FileType::Directory { 2 } else { 1 },
+        uid: fs.uid,
+        gid: fs.gid,
+        rdev: 0,
+        flags: 0,
+        blksize: 4096,
+    }
+}
+
+impl Filesystem for EnvFs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match &self.layout {
+            Layout::Dir { name: file } if parent == DIR_INO && name == file => {
+                reply.entry(&TTL, &self.file_attr(None), Generation(0));
+            }
+            _ => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        if ino == self.file_ino() {
+            reply.attr(&TTL, &self.file_attr(fh));
+        } else if self.is_dir(ino) {
+            reply.attr(&TTL, &self.dir_attr());
+        } else {
+            reply.error(Errno::ENOENT);
+        }
+    }
+
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if ino != self.file_ino() {
+            reply.error(Errno::EISDIR);
+            return;
+        }
+        if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & nix::libc::O_TRUNC != 0 {
+            reply.error(Errno::EROFS);
+            return;
+        }
+        // The kernel reports the calling thread; identify_as() maps it to its process.
+        let tid = i32::try_from(req.pid()).unwrap_or(0);
+        let reader = match identify_as(tid, Some(req.uid())) {
+            Ok(reader) => reader,
+            Err(e) => {
+                tracing::info!(error = %e, "open from an unidentifiable process denied");
+                reply.error(Errno::EACCES);
+                self.shared.counters.denied();
+                return;
+            }
+        };
+        let slot = Slot::new(reply);
+        let pending = PendingOpen {
+            slot: Arc::clone(&slot),
+            snapshots: Arc::clone(&self.snapshots),
+            shared: Arc::clone(&self.shared),
+        };
+        let request = OpenRequest::new(reader, self.path.clone(), Box::new(pending));
+        if !self.watchdog.watch(&slot) {
+            // Unmounting: dropping the request denies it.
+            drop(request);
+            return;
+        }
+        // Answered later, from the owner's thread; the session thread moves on. A closed
+        // channel hands the request back, and dropping it denies.
+        if let Err(closed) = self.requests.send(request) {
+            drop(closed.0);
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        self.snapshots
+            .with_range(fh.0, offset, size, |range| match range {
+                Some(bytes) => reply.data(bytes),
+                None => reply.error(Errno::EBADF),
+            });
+    }
+
+    // No `flush`: answering ENOSYS once makes the kernel stop sending one on every close.
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.snapshots.release(fh.0);
+        reply.ok();
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.is_dir(ino) {
+            reply.opened(FileHandle(0), FopenFlags::empty());
+        } else {
+            reply.error(Errno::ENOTDIR);
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let Layout::Dir { name } = &self.layout else {
+            reply.error(Errno::ENOTDIR);
+            return;
+        };
+        if ino != DIR_INO {
+            reply.error(Errno::ENOTDIR);
+            return;
+        }
+        let entries = [
+            (DIR_INO, FileType::Directory, OsStr::new(".")),
+            (DIR_INO, FileType::Directory, OsStr::new("..")),
+            (CHILD_INO, FileType::RegularFile, name.as_os_str()),
+        ];
+        for (next, (ino, kind, entry)) in entries
+            .into_iter()
+            .enumerate()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        {
+            if reply.add(ino, next as u64 + 1, kind, entry) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}

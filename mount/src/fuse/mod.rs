@@ -1,0 +1,226 @@
+//! FUSE mode: mount, serve on a session thread, unmount.
+
+mod fs;
+mod pending;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
+use tokio::sync::mpsc::UnboundedSender;
+
+use self::fs::{EnvFs, Layout};
+use self::pending::{Snapshots, Watchdog};
+use crate::error::MountError;
+use crate::placement::{self, Before};
+use crate::request::OpenRequest;
+use crate::stale::{FS_NAME, lazy_unmount};
+use crate::{MountOptions, Placement, Shared};
+
+/// How long unmount waits for the session thread before leaving it to finish on its own
+/// (it does once the last reader of a lazily detached mount closes).
+const JOIN_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether FUSE mounts can work here: /dev/fuse opens, and we are root or have fusermount.
+#[must_use]
+pub fn fuse_available() -> bool {
+    unavailable_reason().is_none()
+}
+
+fn unavailable_reason() -> Option<String> {
+    if let Err(e) = OpenOptions::new().read(true).write(true).open("/dev/fuse") {
+        return Some(format!("cannot open /dev/fuse: {e}"));
+    }
+    let root = nix::unistd::geteuid().is_root();
+    if !root && !["fusermount3", "fusermount"].iter().any(|b| in_path(b)) {
+        return Some("not root and no fusermount3 in PATH".into());
+    }
+    None
+}
+
+fn in_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
+}
+
+/// A running FUSE mount.
+#[derive(Debug)]
+pub(crate) struct FuseMount {
+    path: PathBuf,
+    /// Where the filesystem is mounted: the path itself or the hidden directory.
+    mount_point: PathBuf,
+    before: Before,
+    layout: Layout,
+    unmounter: SessionUnmounter,
+    session: Option<JoinHandle<std::io::Result<()>>>,
+    watchdog: Arc<Watchdog>,
+}
+
+impl FuseMount {
+    pub(crate) fn start(
+        path: &Path,
+        opts: &MountOptions,
+        requests: UnboundedSender<OpenRequest>,
+        shared: Arc<Shared>,
+    ) -> Result<FuseMount, MountError> {
+        if let Some(reason) = unavailable_reason() {
+            return Err(MountError::FuseUnavailable { reason });
+        }
+        let before = placement::inspect(path)?;
+        let watchdog = Arc::new(
+            Watchdog::start(opts.request_timeout, Arc::clone(&shared)).map_err(|source| {
+                MountError::Thread {
+                    what: "request timeout",
+                    source,
+                }
+            })?,
+        );
+        let snapshots = Arc::new(Snapshots::default());
+        let fs = |layout| EnvFs {
+            layout,
+            path: path.to_path_buf(),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            shared: Arc::clone(&shared),
+            snapshots: Arc::clone(&snapshots),
+            watchdog: Arc::clone(&watchdog),
+            requests: requests.clone(),
+        };
+        let mounted = mount_somewhere(path, opts, before, fs);
+        let (session, mount_point, layout) = match mounted {
+            Ok(m) => m,
+            Err(e) => {
+                watchdog.stop();
+                return Err(e);
+            }
+        };
+        let mut session = session;
+        let unmounter = session.unmount_callable();
+        let thread = std::thread::Builder::new()
+            .name("openv-fuse".into())
+            .spawn(move || session.run());
+        let mut mount = FuseMount {
+            path: path.to_path_buf(),
+            mount_point,
+            before,
+            layout,
+            unmounter,
+            session: None,
+            watchdog,
+        };
+        match thread {
+            Ok(t) => {
+                mount.session = Some(t);
+                Ok(mount)
+            }
+            Err(source) => {
+                let _ = mount.stop();
+                Err(MountError::Thread {
+                    what: "FUSE session",
+                    source,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn placement(&self) -> Placement {
+        match self.layout {
+            Layout::File => Placement::OnFile,
+            Layout::Dir { .. } => Placement::InHiddenDir(self.mount_point.clone()),
+        }
+    }
+
+    /// Denies pending opens, unmounts (lazily if busy), puts the path back as it was.
+    pub(crate) fn stop(mut self) -> Result<(), MountError> {
+        self.watchdog.stop();
+        let (result, detached) = match self.unmounter.unmount() {
+            Ok(()) => (Ok(()), false),
+            // Busy: a reader still holds the file. Detach now; the session thread serves
+            // that reader's snapshot until it closes, then ends on its own.
+            Err(_) => {
+                let lazy = lazy_unmount(&self.mount_point).map_err(|source| MountError::Unmount {
+                    path: self.mount_point.clone(),
+                    source,
+                });
+                (lazy, true)
+            }
+        };
+        if let Some(thread) = self.session.take().filter(|_| !detached) {
+            let deadline = Instant::now() + JOIN_WAIT;
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+        match self.layout {
+            Layout::File => placement::restore_after_file_mount(&self.path, self.before),
+            Layout::Dir { .. } => placement::restore_after_dir_mount(&self.path, self.before),
+        }
+        result
+    }
+}
+
+type Mounted = (Session<EnvFs>, PathBuf, Layout);
+
+/// Mounts on the file itself, else on a hidden directory next to it.
+fn mount_somewhere(
+    path: &Path,
+    opts: &MountOptions,
+    before: Before,
+    fs: impl Fn(Layout) -> EnvFs,
+) -> Result<Mounted, MountError> {
+    placement::ensure_placeholder(path, before)?;
+    let on_file = if opts.allow_file_mount {
+        match Session::new(fs(Layout::File), path, &config()) {
+            Ok(session) => return Ok((session, path.to_path_buf(), Layout::File)),
+            Err(e) => e.to_string(),
+        }
+    } else {
+        "file mounts disabled by the options".to_string()
+    };
+    let on_dir = match mount_in_hidden_dir(path, &fs) {
+        Ok(mounted) => return Ok(mounted),
+        Err(e) => e.to_string(),
+    };
+    placement::restore_after_file_mount(path, before);
+    let _ = std::fs::remove_dir(placement::hidden_dir(path));
+    Err(MountError::Mount {
+        path: path.to_path_buf(),
+        on_file: format!("on the file: {on_file}"),
+        on_dir: format!("on a hidden directory: {on_dir}"),
+    })
+}
+
+fn mount_in_hidden_dir(path: &Path, fs: &impl Fn(Layout) -> EnvFs) -> Result<Mounted, MountError> {
+    let dir = placement::make_hidden_dir(path)?;
+    let name = path.file_name().unwrap_or_default().to_os_string();
+    let layout = Layout::Dir { name };
+    let session = Session::new(fs(layout.clone()), &dir, &config()).map_err(|source| {
+        MountError::Prepare {
+            path: dir.clone(),
+            source,
+        }
+    })?;
+    placement::link_into_hidden_dir(path)?;
+    Ok((session, dir, layout))
+}
+
+fn config() -> Config {
+    let mut config = Config::default();
+    config.mount_options = vec![
+        MountOption::FSName(FS_NAME.into()),
+        MountOption::RO,
+        MountOption::NoSuid,
+        MountOption::NoDev,
+        MountOption::NoExec,
+        MountOption::NoAtime,
+    ];
+    // Only the mounting user's processes reach the filesystem at all.
+    config.acl = SessionACL::Owner;
+    config
+}

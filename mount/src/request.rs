@@ -1,0 +1,118 @@
+//! An open waiting for its owner's answer, and the counters of answers given.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use zeroize::Zeroizing;
+
+use crate::process::Reader;
+
+/// The owner's answer to one open.
+pub(crate) enum Decision {
+    Serve(Zeroizing<Vec<u8>>),
+    Deny,
+}
+
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Serve(_) => f.write_str("Serve(<redacted>)"),
+            Decision::Deny => f.write_str("Deny"),
+        }
+    }
+}
+
+/// Delivers a decision to the FUSE or FIFO side that is holding the reader.
+pub(crate) trait Responder: Send {
+    fn answer(self: Box<Self>, decision: Decision);
+}
+
+/// One open of the virtual file, waiting for the owner's decision.
+///
+/// Answer it with [`serve`](Self::serve) or [`deny`](Self::deny), from any thread and as late
+/// as the mount's `request_timeout`. Dropping it unanswered denies the open.
+pub struct OpenRequest {
+    /// Who is opening.
+    pub reader: Reader,
+    /// The virtual file's path, as given to [`mount`](crate::mount).
+    pub path: PathBuf,
+    responder: Option<Box<dyn Responder>>,
+}
+
+impl OpenRequest {
+    pub(crate) fn new(reader: Reader, path: PathBuf, responder: Box<dyn Responder>) -> Self {
+        OpenRequest {
+            reader,
+            path,
+            responder: Some(responder),
+        }
+    }
+
+    /// Lets this open read `bytes` (this open only: each open gets its own snapshot).
+    /// Too late after `request_timeout`: the reader was already denied, and the bytes are
+    /// zeroized.
+    pub fn serve(mut self, bytes: Zeroizing<Vec<u8>>) {
+        if let Some(r) = self.responder.take() {
+            r.answer(Decision::Serve(bytes));
+        }
+    }
+
+    /// Refuses this open: `EACCES` for FUSE, an empty read (EOF) for a FIFO.
+    pub fn deny(mut self) {
+        if let Some(r) = self.responder.take() {
+            r.answer(Decision::Deny);
+        }
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        if let Some(r) = self.responder.take() {
+            r.answer(Decision::Deny);
+        }
+    }
+}
+
+impl fmt::Debug for OpenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenRequest")
+            .field("reader", &self.reader)
+            .field("path", &self.path)
+            .field("answered", &self.responder.is_none())
+            .finish()
+    }
+}
+
+/// How many opens a mount has served and denied since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Opens that received bytes.
+    pub served: u64,
+    /// Opens refused: denied by the owner, unanswered in time, or (FIFO) not attributable
+    /// to exactly one process.
+    pub denied: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    served: AtomicU64,
+    denied: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn served(&self) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            served: self.served.load(Ordering::Relaxed),
+            denied: self.denied.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! FIFO mode read by real processes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Owner, Policy, bash_source, cat, env_body, tempdir};
+use openv_mount::{Mode, MountError, MountOptions, Placement, mount};
+
+fn fifo_opts() -> MountOptions {
+    MountOptions {
+        mode: Mode::Fifo,
+        fifo_stall_timeout: Duration::from_millis(300),
+        ..MountOptions::default()
+    }
+}
+
+fn approve() -> Policy {
+    Policy::ApproveExe(vec!["cat", "bash", "python"])
+}
+
+#[test]
+fn approved_cat_reads_the_bytes_and_a_denied_reader_gets_eof_quickly() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let body = b"API_KEY=s3cr3t\n".to_vec();
+    let (tx, owner) = Owner::start(Policy::ApproveExe(vec!["cat"]), &body);
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    assert_eq!(m.placement(), &Placement::Fifo);
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_fifo());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    assert_eq!(cat(&path).stdout, body);
+
+    let start = Instant::now();
+    let out = Command::new("head").arg(&path).output().unwrap();
+    let took = start.elapsed();
+    assert!(out.stdout.is_empty(), "a denied reader must read nothing");
+    assert!(took < Duration::from_millis(100), "denial took {took:?}");
+
+    let names = vec!["API_KEY".to_string()];
+    // bash is not approved by this owner: sourcing reads nothing.
+    assert_eq!(bash_source(&dir, ".env", &names), "\n");
+    let stats = m.stats();
+    assert_eq!((stats.served, stats.denied), (1, 2));
+    let reader = &owner.readers()[0];
+    assert_eq!(reader.pid, reader.tid);
+    assert_eq!(
+        reader.exe.as_deref(),
+        Some(std::path::Path::new("/usr/bin/cat"))
+    );
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn bash_source_reads_every_variable() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let body = env_body(50, 0);
+    let (tx, owner) = Owner::start(approve(), &body);
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    let names: Vec<String> = (0..50).map(|i| format!("VAR_{i}")).collect();
+    let got = bash_source(&dir, ".env", &names);
+    let want: Vec<String> = (0..50)
+        .map(|i| format!("value-{i}-{}", "x".repeat(i % 7)))
+        .collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn simultaneous_readers_never_get_a_partial_or_mixed_payload() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    // The payload lands in the pipe in one write, so a reader whose read buffer holds it all
+    // gets all of it or none (cat reads 128 KiB at a time).
+    for body in [env_body(50, 0), env_body(50, 100 * 1024)] {
+        let (tx, owner) = Owner::start(approve(), &body);
+        let m = mount(&path, fifo_opts(), tx).unwrap();
+        let mut served = 0;
+        // The second reader starts 0..10 ms after the first: from fully simultaneous (both
+        // hold the FIFO: both refused) to one after the other (both may be served).
+        for delay_ms in 0..10 {
+            let spawn = || {
+                Command::new("cat")
+                    .arg(&path)
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            };
+            let a = spawn();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            let b = spawn();
+            for child in [a, b] {
+                let out = child.wait_with_output().unwrap();
+                assert!(
+                    out.stdout.is_empty() || out.stdout == body,
+                    "a reader got {} of {} bytes",
+                    out.stdout.len(),
+                    body.len()
+                );
+                served += usize::from(!out.stdout.is_empty());
+            }
+        }
+        eprintln!(
+            "{} of 20 simultaneous readers served ({} bytes)",
+            served,
+            body.len()
+        );
+        assert_eq!(m.stats().served as usize, served);
+        drop(m);
+        owner.join();
+    }
+}
+
+#[test]
+fn a_payload_larger_than_the_default_pipe_buffer_arrives_whole() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let body = env_body(50, 300 * 1024);
+    let (tx, owner) = Owner::start(approve(), &body);
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    for _ in 0..3 {
+        assert!(cat(&path).stdout == body);
+    }
+    assert_eq!(m.stats().served, 3);
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn a_stalled_reader_does_not_block_the_next_one_beyond_the_stall_timeout() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let body = b"STALL=1\n".to_vec();
+    let (tx, owner) = Owner::start(approve(), &body);
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    // Opens the FIFO and never reads.
+    let mut stalled = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, time; f = open(sys.argv[1], 'rb'); print('open', flush=True); time.sleep(60)",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(stalled.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "open\n");
+
+    let start = Instant::now();
+    let out = cat(&path);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(300 + 250),
+        "the next reader waited {took:?}"
+    );
+    // The stalled process still holds the FIFO and could read anything written: fail closed.
+    assert!(out.stdout.is_empty());
+
+    stalled.kill().unwrap();
+    stalled.wait().unwrap();
+    assert_eq!(
+        cat(&path).stdout,
+        body,
+        "served again once the staller is gone"
+    );
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn two_processes_holding_the_fifo_both_get_eof() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let body = b"DUAL=1\n".to_vec();
+    // The owner takes its time, as a person would: by then the reader has forked.
+    let (tx, owner) = Owner::start(
+        Policy::ApproveExeAfter(vec!["python"], Duration::from_millis(300)),
+        &body,
+    );
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    let script = r"
+import os, sys
+f = open(sys.argv[1], 'rb')
+pid = os.fork()
+n = len(f.read())
+if pid:
+    os.waitpid(pid, 0)
+print(n, flush=True)
+";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "0\n0\n");
+    assert_eq!(m.stats().served, 0);
+    assert_eq!(m.stats().denied, 1);
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn an_unanswered_open_reads_eof_after_the_timeout() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let (tx, owner) = Owner::start(Policy::Hold, b"X=1\n");
+    let opts = MountOptions {
+        request_timeout: Duration::from_millis(300),
+        ..fifo_opts()
+    };
+    let m = mount(&path, opts, tx).unwrap();
+    let start = Instant::now();
+    let out = cat(&path);
+    let took = start.elapsed();
+    assert!(out.stdout.is_empty());
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(m.stats().denied, 1);
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn unmount_removes_the_fifo_and_releases_a_waiting_reader() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let (tx, owner) = Owner::start(Policy::Hold, b"X=1\n");
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    let child = Command::new("cat")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let the request reach the owner, then stop while it is pending.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while owner.readers().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(owner.readers().len(), 1);
+    let start = Instant::now();
+    m.unmount().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.stdout.is_empty());
+    assert!(
+        std::fs::symlink_metadata(&path).is_err(),
+        "the FIFO is gone"
+    );
+    owner.join();
+
+    // Over an empty file: the empty file comes back.
+    std::fs::write(&path, b"").unwrap();
+    let (tx, owner) = Owner::start(approve(), b"A=1\n");
+    let m = mount(&path, fifo_opts(), tx).unwrap();
+    assert!(
+        std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    drop(m);
+    owner.join();
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_file() && meta.len() == 0);
+}
+
+#[test]
+fn a_file_with_content_is_refused() {
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    std::fs::write(&path, b"PLAIN=1\n").unwrap();
+    let (tx, owner) = Owner::start(approve(), b"");
+    let err = mount(&path, fifo_opts(), tx).unwrap_err();
+    assert!(
+        matches!(err, MountError::HasContent { len: 8, .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"PLAIN=1\n");
+    owner.join();
+}

@@ -1,0 +1,317 @@
+//! The agent's side of mounts: create, remove, restore, keep `st_size` true, and answer
+//! every open of a virtual file.
+
+use std::path::{Path, PathBuf};
+
+use openv_mount::{Mode, Mount, OpenRequest, Placement};
+use tracing::{info, warn};
+use zeroize::Zeroizing;
+
+use super::state::{OpError, State};
+use crate::approvals::{self, Verdict};
+use crate::ipc::protocol::{ErrorCode, Response};
+use crate::mounts::prepare::{self, Existing};
+use crate::mounts::{mode_name, parse_mode};
+use crate::store::{Backend, StoreError};
+
+/// A FUSE file mount needs a file underneath; once unmounted, an empty one is ours.
+pub fn remove_placeholder(path: &Path) {
+    if prepare::inspect(path) == Existing::EmptyFile {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn mount_err(msg: impl Into<String>) -> OpError {
+    OpError::Other(ErrorCode::Mount, msg.into())
+}
+
+impl State {
+    pub(super) fn mount(
+        &mut self,
+        path: PathBuf,
+        env: String,
+        mode: &str,
+        import: bool,
+    ) -> Result<Response, OpError> {
+        let mode = parse_mode(mode).ok_or_else(|| {
+            OpError::Other(
+                ErrorCode::InvalidInput,
+                format!("unknown mode {mode:?}: use auto, fuse or fifo"),
+            )
+        })?;
+        if mode == Mode::Fuse && !openv_mount::fuse_available() {
+            return Err(mount_err(
+                "FUSE is not usable here (/dev/fuse missing or not permitted): use --mode fifo, or install fuse3",
+            ));
+        }
+        if let Some(e) = self.mounts.env_of(&path) {
+            return Err(mount_err(format!(
+                "{} is already a mount of environment {e}: run `openv unmount {}` first",
+                path.display(),
+                path.parent().unwrap_or(&path).display()
+            )));
+        }
+        let mut notes = Vec::new();
+        let mut imported = Vec::new();
+        // Stale FUSE mount left by a crashed agent: clear it before looking at the path.
+        if openv_mount::clean_stale(&path).unwrap_or(false) {
+            notes.push(format!("removed a stale mount at {}", path.display()));
+        }
+        let existing = prepare::inspect(&path);
+        match existing {
+            Existing::Other(what) => {
+                return Err(mount_err(format!(
+                    "{} is {what}: move it away or choose another --file",
+                    path.display()
+                )));
+            }
+            Existing::Plaintext if !import => {
+                return Err(mount_err(format!(
+                    "{} is a plaintext file with content: run `openv mount --import -e {env}` to move its variables into {env} (the file is then removed), or move it away",
+                    path.display()
+                )));
+            }
+            _ => {}
+        }
+        if let Some(note) = prepare::check_git(&path).map_err(mount_err)? {
+            notes.push(note);
+        }
+        {
+            let v = self.vault()?;
+            if !(existing == Existing::Plaintext && import) {
+                v.env_id(&env)?;
+            }
+        }
+        if existing == Existing::Plaintext {
+            imported = self.import(&env, &path)?;
+            prepare::shred(&path).map_err(|e| {
+                mount_err(format!(
+                    "imported, but cannot remove {}: {e}",
+                    path.display()
+                ))
+            })?;
+            notes.push(format!(
+                "imported {} variable(s) into {env} and removed the plaintext file",
+                imported.len()
+            ));
+        }
+        let placement = self
+            .mounts
+            .start(&path, &env, mode)
+            .map_err(|e| mount_err(e.to_string()))?;
+        if let Placement::InHiddenDir(d) = &placement {
+            notes.push(format!(
+                "{} could not take a file mount: it is a symlink into {}",
+                path.display(),
+                d.display()
+            ));
+        }
+        let key = path.display().to_string();
+        self.vault()?.record_mount(&key, &env, mode_name(mode))?;
+        self.refresh_path(&path, &env);
+        if let Some(w) = self.watcher.as_mut() {
+            w.watch(&path);
+        }
+        info!(path = %key, env = %env, mode = mode_name(mode), "mounted");
+        Ok(Response::Mounted {
+            path: key,
+            mode: mode_name(mode).into(),
+            notes,
+            imported,
+        })
+    }
+
+    pub(super) fn unmount(&mut self, path: &Path) -> Result<Response, OpError> {
+        let key = path.display().to_string();
+        let recorded = self.vault()?.list_mounts()?.iter().any(|m| m.path == key);
+        let live = self.mounts.take(path);
+        if live.is_none() && !recorded {
+            return Err(OpError::Other(
+                ErrorCode::NotFound,
+                format!("nothing is mounted at {key}: see `openv mounts`"),
+            ));
+        }
+        self.vault()?.forget_mount(&key)?;
+        if let Some(m) = live {
+            m.unmount().map_err(|e| mount_err(e.to_string()))?;
+        }
+        remove_placeholder(path);
+        info!(path = %key, "unmounted");
+        Ok(Response::Done)
+    }
+
+    /// Mounts everything recorded in the vault (after a start or a crash).
+    pub fn restore_mounts(&mut self) {
+        let records = match self.vault().and_then(|v| v.list_mounts()) {
+            Ok(r) => r,
+            Err(StoreError::NoVault(_)) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot read recorded mounts");
+                return;
+            }
+        };
+        for r in records {
+            let path = PathBuf::from(&r.path);
+            let _ = openv_mount::clean_stale(&path);
+            let Some(mode) = parse_mode(&r.mode) else {
+                continue;
+            };
+            let started = match prepare::inspect(&path) {
+                Existing::Plaintext => Err("a plaintext file is now at this path".to_owned()),
+                Existing::Other(what) => Err(format!("the path is now {what}")),
+                _ => self
+                    .mounts
+                    .start(&path, &r.env, mode)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            match started {
+                Ok(()) => {
+                    let mtime = self.env_mtime(&r.env);
+                    self.mounts.set_content(&path, r.size, mtime);
+                    if let Some(w) = self.watcher.as_mut() {
+                        w.watch(&path);
+                    }
+                    info!(path = %r.path, env = %r.env, "mount restored");
+                }
+                Err(why) => {
+                    warn!(path = %r.path, error = %why, "mount not restored");
+                    self.mounts.mark_broken(&path, &r.env, &r.mode, why);
+                }
+            }
+        }
+    }
+
+    /// A watched path changed: recreate a FIFO that was removed or replaced.
+    pub fn repair(&mut self, path: &Path) {
+        let Some(env) = self.mounts.env_of(path).map(str::to_owned) else {
+            return;
+        };
+        let is_fifo_mount = self
+            .mounts
+            .list()
+            .iter()
+            .any(|m| m.path == path.display().to_string() && m.mode == "fifo");
+        if !is_fifo_mount || prepare::inspect(path) == Existing::Fifo {
+            return;
+        }
+        warn!(path = %path.display(), "the FIFO was removed or replaced: recreating it");
+        if let Some(old) = self.mounts.take(path) {
+            drop(old);
+        }
+        match prepare::inspect(path) {
+            Existing::Missing => match self.mounts.start(path, &env, Mode::Fifo) {
+                Ok(_) => self.refresh_path(path, &env),
+                Err(e) => self.mounts.mark_broken(path, &env, "fifo", e.to_string()),
+            },
+            _ => self.mounts.mark_broken(
+                path,
+                &env,
+                "fifo",
+                "something else now occupies the path: run `openv unmount` and mount again".into(),
+            ),
+        }
+    }
+
+    pub fn take_all_mounts(&mut self) -> Vec<Mount> {
+        self.mounts.take_all()
+    }
+
+    fn env_mtime(&mut self, env: &str) -> i64 {
+        self.vault()
+            .and_then(|v| v.env_updated(env))
+            .unwrap_or_else(|_| crate::store::now())
+    }
+
+    /// Recomputes what the mounts of `env` will serve (size, mtime).
+    pub(super) fn refresh_env(&mut self, env: &str) {
+        for p in self.mounts.paths_of(env) {
+            self.refresh_path(&p, env);
+        }
+    }
+
+    pub(super) fn refresh_all(&mut self) {
+        for env in self.mounts.envs() {
+            self.refresh_env(&env);
+        }
+    }
+
+    fn refresh_path(&mut self, path: &Path, env: &str) {
+        let mtime = self.env_mtime(env);
+        let key = path.display().to_string();
+        let size = match self.vault() {
+            Ok(v) if v.is_unlocked() => v.read_values(env).ok().and_then(|vals| {
+                crate::render::rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v))).ok()
+            }),
+            _ => None,
+        };
+        let size = match size {
+            Some(s) => {
+                if let Ok(v) = self.vault() {
+                    let _ = v.set_mount_size(&key, s as u64);
+                }
+                s as u64
+            }
+            // Locked: keep the last size we knew.
+            None => self
+                .vault()
+                .and_then(|v| v.list_mounts())
+                .ok()
+                .and_then(|ms| ms.into_iter().find(|m| m.path == key))
+                .map_or(0, |m| m.size),
+        };
+        self.mounts.set_content(path, size, mtime);
+    }
+
+    fn render_env(&mut self, env: &str) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let values = self.vault()?.read_values(env)?;
+        crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(|reason| {
+            StoreError::Unrepresentable {
+                name: env.to_owned(),
+                reason,
+            }
+        })
+    }
+
+    /// Decides one open and answers it. Never blocks on a person (no prompts yet).
+    pub fn answer_open(&mut self, req: OpenRequest) {
+        let Some(env) = self.mounts.env_of(&req.path).map(str::to_owned) else {
+            req.deny();
+            return;
+        };
+        let r = &req.reader;
+        let chain: Vec<&str> = r.parents.iter().map(|a| a.name.as_str()).collect();
+        let exe = r
+            .exe
+            .as_ref()
+            .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+        let verdict = match self.vault() {
+            Err(e) => Verdict::Deny {
+                reason: e.to_string(),
+            },
+            Ok(v) if !v.is_unlocked() => Verdict::Deny {
+                reason: "vault locked: run `openv unlock`".into(),
+            },
+            Ok(v) => approvals::decide(v, &env, r).unwrap_or_else(|e| Verdict::Deny {
+                reason: e.to_string(),
+            }),
+        };
+        let (pid, path) = (r.pid, req.path.display().to_string());
+        match verdict {
+            Verdict::Allow { because } => match self.render_env(&env) {
+                Ok(bytes) => {
+                    info!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %because, decision = "served", "read");
+                    req.serve(bytes);
+                }
+                Err(e) => {
+                    warn!(%path, %env, pid, %exe, error = %e, decision = "denied", "read failed");
+                    req.deny();
+                }
+            },
+            Verdict::Deny { reason } => {
+                info!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %reason, decision = "denied", "read");
+                req.deny();
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{client, output};
+use crate::ipc::protocol::{Request, Response};
+use crate::paths::Home;
+
+#[derive(Debug, clap::Args)]
+pub struct MountArgs {
+    /// Project directory (default: the current directory).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    #[arg(short, long = "env", env = "OPENV_ENV")]
+    env: String,
+    /// fuse: a real file (default where /dev/fuse works); fifo: a named pipe, one reader
+    /// at a time; auto: fuse, else fifo.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "fuse", "fifo"])]
+    mode: String,
+    /// File name inside DIR.
+    #[arg(long, default_value = ".env", value_name = "NAME")]
+    file: String,
+    /// If a plaintext file is there, move its variables into ENV first, then remove it.
+    #[arg(long)]
+    import: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnmountArgs {
+    /// Project directory or the mounted file itself (default: the current directory).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// File name inside DIR.
+    #[arg(long, default_value = ".env", value_name = "NAME")]
+    file: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MountsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn target(dir: &Path, file: &str) -> anyhow::Result<PathBuf> {
+    if file.is_empty() || file.contains('/') || file == "." || file == ".." {
+        anyhow::bail!("--file takes a file name, not a path: got {file:?}");
+    }
+    let dir = std::path::absolute(dir).with_context(|| format!("path {}", dir.display()))?;
+    // `openv unmount path/.env` names the file directly.
+    if !dir.is_dir() {
+        return Ok(dir);
+    }
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("directory {}", dir.display()))?;
+    Ok(dir.join(file))
+}
+
+pub async fn mount(home: &Home, a: MountArgs) -> anyhow::Result<()> {
+    if !a.dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a directory: give the project directory",
+            a.dir.display()
+        );
+    }
+    let path = target(&a.dir, &a.file)?;
+    let Response::Mounted {
+        path,
+        mode,
+        notes,
+        imported,
+    } = client(home)
+        .await?
+        .call(&Request::Mount {
+            path,
+            env: a.env.clone(),
+            mode: a.mode,
+            import: a.import,
+        })
+        .await?
+    else {
+        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+    };
+    for n in &imported {
+        println!("imported {n}");
+    }
+    println!("mounted {} at {path} ({mode})", a.env);
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(())
+}
+
+pub async fn unmount(home: &Home, a: UnmountArgs) -> anyhow::Result<()> {
+    let path = target(&a.dir, &a.file)?;
+    client(home)
+        .await?
+        .call(&Request::Unmount { path: path.clone() })
+        .await?;
+    println!("unmounted {}", path.display());
+    Ok(())
+}
+
+pub async fn list(home: &Home, a: MountsArgs) -> anyhow::Result<()> {
+    let Response::Mounts { mounts } = client(home).await?.call(&Request::Mounts).await? else {
+        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+    };
+    if a.json {
+        return output::json(&mounts);
+    }
+    if mounts.is_empty() {
+        println!("no mounts: create one with `openv mount -e ENV`");
+        return Ok(());
+    }
+    let w = mounts
+        .iter()
+        .map(|m| m.path.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let e = mounts.iter().map(|m| m.env.len()).max().unwrap_or(3).max(3);
+    println!("{:w$}  {:e$}  MODE  SERVED  DENIED  STATE", "PATH", "ENV");
+    for m in mounts {
+        println!(
+            "{:w$}  {:e$}  {:4}  {:>6}  {:>6}  {}",
+            m.path, m.env, m.mode, m.served, m.denied, m.state
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! The agent's table of live mounts: one `openv_mount::Mount` per path, all sending their
+//! open requests to one channel that the agent answers.
+
+pub mod prepare;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use openv_mount::{Mode, Mount, MountError, MountOptions, OpenRequest, Placement};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How long a reader may wait for a decision before it is denied.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct Active {
+    env: String,
+    mount: Mount,
+}
+
+/// One row of `openv mounts`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountInfo {
+    pub path: String,
+    pub env: String,
+    pub mode: String,
+    /// `serving`, or why the mount is not being served.
+    pub state: String,
+    pub served: u64,
+    pub denied: u64,
+}
+
+pub fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Fuse => "fuse",
+        Mode::Fifo => "fifo",
+    }
+}
+
+pub fn parse_mode(s: &str) -> Option<Mode> {
+    match s {
+        "fuse" => Some(Mode::Fuse),
+        "fifo" => Some(Mode::Fifo),
+        "auto" => Some(Mode::best_available()),
+        _ => None,
+    }
+}
+
+#[derive(Debug)]
+pub struct Mounts {
+    active: BTreeMap<PathBuf, Active>,
+    /// Recorded mounts that could not be restored, with the reason.
+    broken: BTreeMap<PathBuf, (String, String, String)>,
+    requests: UnboundedSender<OpenRequest>,
+}
+
+impl Mounts {
+    pub fn new(requests: UnboundedSender<OpenRequest>) -> Self {
+        Self {
+            active: BTreeMap::new(),
+            broken: BTreeMap::new(),
+            requests,
+        }
+    }
+
+    pub fn env_of(&self, path: &Path) -> Option<&str> {
+        self.active.get(path).map(|a| a.env.as_str())
+    }
+
+    pub fn is_mounted(&self, path: &Path) -> bool {
+        self.active.contains_key(path)
+    }
+
+    pub fn start(&mut self, path: &Path, env: &str, mode: Mode) -> Result<Placement, MountError> {
+        let opts = MountOptions {
+            mode,
+            request_timeout: REQUEST_TIMEOUT,
+            ..MountOptions::default()
+        };
+        let mount = openv_mount::mount(path, opts, self.requests.clone())?;
+        let placement = mount.placement().clone();
+        self.broken.remove(path);
+        self.active.insert(
+            path.to_owned(),
+            Active {
+                env: env.to_owned(),
+                mount,
+            },
+        );
+        Ok(placement)
+    }
+
+    pub fn mark_broken(&mut self, path: &Path, env: &str, mode: &str, why: String) {
+        self.broken
+            .insert(path.to_owned(), (env.to_owned(), mode.to_owned(), why));
+    }
+
+    /// Removes a mount from the table; the caller drops (unmounts) it outside any lock.
+    pub fn take(&mut self, path: &Path) -> Option<Mount> {
+        self.broken.remove(path);
+        self.active.remove(path).map(|a| a.mount)
+    }
+
+    pub fn take_env(&mut self, env: &str) -> Vec<Mount> {
+        let paths: Vec<PathBuf> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.env == env)
+            .map(|(p, _)| p.clone())
+            .collect();
+        self.broken.retain(|_, (e, _, _)| e != env);
+        paths.iter().filter_map(|p| self.take(p)).collect()
+    }
+
+    pub fn take_all(&mut self) -> Vec<Mount> {
+        std::mem::take(&mut self.active)
+            .into_values()
+            .map(|a| a.mount)
+            .collect()
+    }
+
+    pub fn rename_env(&mut self, old: &str, new: &str) {
+        for a in self.active.values_mut().filter(|a| a.env == old) {
+            a.env = new.to_owned();
+        }
+        for b in self.broken.values_mut().filter(|b| b.0 == old) {
+            b.0 = new.to_owned();
+        }
+    }
+
+    /// Paths of the live mounts of `env`.
+    pub fn paths_of(&self, env: &str) -> Vec<PathBuf> {
+        self.active
+            .iter()
+            .filter(|(_, a)| a.env == env)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    pub fn envs(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.active.values().map(|a| a.env.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Tells the mount at `path` what the next open will serve.
+    pub fn set_content(&self, path: &Path, size: u64, updated_secs: i64) {
+        if let Some(a) = self.active.get(path) {
+            let mtime = UNIX_EPOCH + Duration::from_secs(updated_secs.max(0) as u64);
+            a.mount.set_content_info(size, mtime.min(SystemTime::now()));
+        }
+    }
+
+    pub fn list(&self) -> Vec<MountInfo> {
+        let mut out: Vec<MountInfo> = self
+            .active
+            .iter()
+            .map(|(p, a)| {
+                let stats = a.mount.stats();
+                MountInfo {
+                    path: p.display().to_string(),
+                    env: a.env.clone(),
+                    mode: mode_name(a.mount.mode()).into(),
+                    state: match a.mount.placement() {
+                        Placement::InHiddenDir(d) => format!("serving (via {})", d.display()),
+                        _ => "serving".into(),
+                    },
+                    served: stats.served,
+                    denied: stats.denied,
+                }
+            })
+            .collect();
+        out.extend(self.broken.iter().map(|(p, (env, mode, why))| MountInfo {
+            path: p.display().to_string(),
+            env: env.clone(),
+            mode: mode.clone(),
+            state: format!("not serving: {why}"),
+            served: 0,
+            denied: 0,
+        }));
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+}

@@ -1,0 +1,475 @@
+//! The virtual .env through the agent: real FUSE mounts and FIFOs, real readers
+//! (cat, bash, python-dotenv, node dotenv, dotenvy), restore after kill -9.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Openv, require};
+
+const SECRET: &str = "s3cr3t value with spaces";
+
+fn fuse_ok() -> bool {
+    require(openv_mount::fuse_available(), "FUSE (/dev/fuse and fuse3)")
+}
+
+struct Project {
+    o: Openv,
+    dir: PathBuf,
+}
+
+impl Project {
+    /// A vault with environment `dev` holding a few tricky values, and a project dir.
+    fn new() -> Self {
+        let o = Openv::new();
+        o.ok(&["env", "create", "dev"]);
+        o.set("dev", "GREETING", "hello world");
+        o.set("dev", "API_KEY", SECRET);
+        o.set("dev", "QUOTE", "it's fine?");
+        o.set("dev", "MULTI", "line one\nline two");
+        let dir = o.dir.path().join("proj");
+        std::fs::create_dir(&dir).unwrap();
+        Self { o, dir }
+    }
+
+    fn env_file(&self) -> PathBuf {
+        self.dir.join(".env")
+    }
+
+    fn allow(&self, exe: &str) {
+        self.o.ok(&["allow", "-e", "dev", "--exe", exe]);
+    }
+
+    fn mount(&self, mode: &str) -> String {
+        self.o.ok(&[
+            "mount",
+            self.dir.to_str().unwrap(),
+            "-e",
+            "dev",
+            "--mode",
+            mode,
+        ])
+    }
+
+    fn sh(&self, script: &str) -> std::process::Output {
+        Command::new("bash")
+            .args(["-c", script])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap()
+    }
+}
+
+fn expected() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("API_KEY", SECRET),
+        ("GREETING", "hello world"),
+        ("MULTI", "line one\nline two"),
+        ("QUOTE", "it's fine?"),
+    ]
+}
+
+fn mounted(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(path.to_str().unwrap()))
+}
+
+#[test]
+fn fuse_serves_every_real_reader_exactly() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    for exe in ["cat", "bash"] {
+        p.allow(exe);
+    }
+    let out = p.mount("fuse");
+    assert!(out.contains("(fuse)"), "{out}");
+    let meta = std::fs::metadata(p.env_file()).unwrap();
+    assert!(meta.is_file(), "a regular file to every tool");
+
+    // cat: the exact rendered bytes, and st_size equal to them.
+    let cat = p.sh("cat .env");
+    assert!(
+        cat.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cat.stderr)
+    );
+    assert_eq!(
+        meta.len(),
+        cat.stdout.len() as u64,
+        "st_size is what an open serves"
+    );
+    let parsed: Vec<(String, String)> = dotenvy::from_read_iter(&cat.stdout[..])
+        .map(Result::unwrap)
+        .collect();
+    let want: Vec<(String, String)> = expected()
+        .into_iter()
+        .map(|(a, b)| (a.into(), b.into()))
+        .collect();
+    assert_eq!(parsed, want);
+
+    // bash `set -a; . ./.env` reads st_size bytes.
+    let bash = p.sh("set -a; . ./.env; printf '%s\\0' \"$API_KEY\" \"$MULTI\" \"$QUOTE\"");
+    assert!(
+        bash.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(bash.stdout).unwrap(),
+        format!("{SECRET}\0line one\nline two\0it's fine?\0")
+    );
+
+    // python-dotenv.
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import json,dotenv; print(json.dumps(dotenv.dotenv_values('.env')))",
+        ])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    if require(
+        py.status.success() || !String::from_utf8_lossy(&py.stderr).contains("No module named"),
+        "python-dotenv",
+    ) {
+        let exe = real_python();
+        assert!(!py.status.success(), "python3 was not allowed yet");
+        p.allow(exe.to_str().unwrap());
+        let py = Command::new("python3")
+            .args([
+                "-c",
+                "import json,dotenv; print(json.dumps(dotenv.dotenv_values('.env')))",
+            ])
+            .current_dir(&p.dir)
+            .output()
+            .unwrap();
+        assert!(
+            py.status.success(),
+            "{}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+        for (k, val) in expected() {
+            assert_eq!(v[k], val, "python-dotenv {k}");
+        }
+    }
+
+    // node dotenv.
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules");
+    if require(js.join("dotenv").exists(), "node dotenv in tests/js") {
+        p.allow(
+            std::fs::canonicalize(which("node"))
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        );
+        let node = Command::new("node")
+            .args([
+                "-e",
+                "const fs=require('fs');const d=require('dotenv');process.stdout.write(JSON.stringify(d.parse(fs.readFileSync('.env'))))",
+            ])
+            .env("NODE_PATH", &js)
+            .current_dir(&p.dir)
+            .output()
+            .unwrap();
+        assert!(
+            node.status.success(),
+            "{}",
+            String::from_utf8_lossy(&node.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&node.stdout).unwrap();
+        for (k, val) in expected() {
+            assert_eq!(v[k], val, "node dotenv {k}");
+        }
+    }
+
+    // dotenvy, in this very process.
+    p.allow(std::env::current_exe().unwrap().to_str().unwrap());
+    let got: Vec<(String, String)> = dotenvy::from_path_iter(p.env_file())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// The interpreter that really runs (python3 may be a pyenv shim script).
+fn real_python() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys; print(os.path.realpath(sys.executable))",
+        ])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn which(cmd: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(cmd))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{cmd} not in PATH"))
+}
+
+#[test]
+fn fuse_denies_unapproved_and_locked_reads_quickly() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.mount("fuse");
+    let t = Instant::now();
+    let out = p.sh("cat .env");
+    let took = t.elapsed();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    assert!(out.stdout.is_empty());
+    assert!(took < Duration::from_millis(100), "denied in {took:?}");
+    let log = p.o.log();
+    assert!(
+        log.contains("decision=\"denied\"") && log.contains("openv allow -e dev --exe"),
+        "{log}"
+    );
+    assert!(!log.contains(SECRET));
+
+    p.allow("cat");
+    assert!(p.sh("cat .env").status.success());
+    p.o.ok(&["lock"]);
+    let t = Instant::now();
+    let out = p.sh("cat .env");
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "locked read ends within a second"
+    );
+    let m: serde_json::Value = serde_json::from_str(&p.o.ok(&["mounts", "--json"])).unwrap();
+    assert_eq!(m[0]["served"], 1);
+    assert_eq!(m[0]["denied"], 2);
+}
+
+#[test]
+fn changes_reach_the_next_open_and_mtime_moves_only_then() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.allow("cat");
+    p.mount("fuse");
+    let m1 = std::fs::metadata(p.env_file()).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let again = std::fs::metadata(p.env_file()).unwrap();
+    assert_eq!(
+        m1.modified().unwrap(),
+        again.modified().unwrap(),
+        "no change, same mtime"
+    );
+    p.o.set("dev", "ADDED", "new-value");
+    let m2 = std::fs::metadata(p.env_file()).unwrap();
+    assert!(m2.modified().unwrap() > m1.modified().unwrap());
+    let out = p.sh("cat .env");
+    assert_eq!(m2.len(), out.stdout.len() as u64);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ADDED=new-value"));
+}
+
+#[test]
+fn plaintext_env_is_imported_only_when_asked_and_git_is_respected() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.allow("cat");
+    std::fs::write(p.env_file(), format!("FROM_FILE='{SECRET}'\n")).unwrap();
+    let err = p.o.err(&["mount", p.dir.to_str().unwrap(), "-e", "dev"]);
+    assert!(err.contains("--import") && !err.contains(SECRET), "{err}");
+    assert!(p.env_file().is_file() && !mounted(&p.env_file()));
+
+    // A tracked .env is refused with the command that fixes it.
+    assert!(
+        p.sh("git init -q . && git add .env && git -c user.email=a@b -c user.name=t commit -qm x")
+            .status
+            .success()
+    );
+    let err =
+        p.o.err(&["mount", p.dir.to_str().unwrap(), "-e", "dev", "--import"]);
+    assert!(
+        err.contains("git -C") && err.contains("rm --cached .env"),
+        "{err}"
+    );
+    assert!(p.sh("git rm -q --cached .env").status.success());
+
+    let out =
+        p.o.run(&["mount", p.dir.to_str().unwrap(), "-e", "dev", "--import"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("FROM_FILE") && !all.contains(SECRET), "{all}");
+    assert!(all.contains(".gitignore"), "{all}");
+    assert!(
+        std::fs::read_to_string(p.dir.join(".gitignore"))
+            .unwrap()
+            .contains(".env")
+    );
+    assert!(mounted(&p.env_file()));
+    let cat = p.sh("cat .env");
+    assert!(String::from_utf8_lossy(&cat.stdout).contains(&format!("FROM_FILE='{SECRET}'")));
+}
+
+#[test]
+fn restart_after_kill_9_restores_mounts_and_unmount_leaves_nothing() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.allow("cat");
+    p.mount("fuse");
+    let pid = p.o.agent_pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::pid_alive(pid) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A dead FUSE server: reads fail instead of hanging.
+    assert!(!p.sh("timeout 5 cat .env").status.success());
+    // Any command starts the agent, which cleans the stale mount and restores it.
+    p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
+    let cat = p.sh("timeout 5 cat .env");
+    assert!(
+        cat.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cat.stderr)
+    );
+    assert!(String::from_utf8_lossy(&cat.stdout).contains("GREETING='hello world'"));
+
+    // Agent stop unmounts; the next start restores; unmount removes for good.
+    p.o.ok(&["agent", "stop"]);
+    assert!(!mounted(&p.env_file()));
+    p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
+    assert!(mounted(&p.env_file()));
+    p.o.ok(&["unmount", p.dir.to_str().unwrap()]);
+    assert!(!mounted(&p.env_file()));
+    assert!(!p.env_file().exists(), "nothing left behind");
+    assert!(p.o.ok(&["mounts"]).contains("no mounts"));
+}
+
+#[test]
+fn concurrent_readers_get_complete_identical_content_over_128k() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    for i in 0..40 {
+        p.o.set("dev", &format!("BIG_{i:02}"), &"x".repeat(4000));
+    }
+    p.allow("cat");
+    p.mount("fuse");
+    let size = std::fs::metadata(p.env_file()).unwrap().len();
+    assert!(size > 128 * 1024, "{size}");
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            Command::new("cat")
+                .arg(p.env_file())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Vec<u8>> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().stdout)
+        .collect();
+    for o in &outs {
+        assert_eq!(o.len() as u64, size);
+        assert_eq!(o, &outs[0]);
+    }
+}
+
+#[test]
+fn a_python_thread_is_attributed_to_its_process() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    let py = real_python();
+    p.allow(py.to_str().unwrap());
+    p.mount("fuse");
+    let out = Command::new(&py)
+        .args([
+            "-c",
+            "import os,threading\nr=[]\nt=threading.Thread(target=lambda: r.append(open('.env').read()))\nt.start(); t.join()\nprint(os.getpid(), len(r[0]))",
+        ])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let pid = text.split_whitespace().next().unwrap();
+    assert!(
+        p.o.log().contains(&format!("pid={pid} ")),
+        "served to the process, not the thread"
+    );
+}
+
+#[test]
+fn fifo_mode_serves_allowed_readers_and_is_recreated_when_removed() {
+    let p = Project::new();
+    p.allow("cat");
+    let out = p.mount("fifo");
+    assert!(out.contains("(fifo)"), "{out}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(p.env_file())
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    let cat = p.sh("timeout 5 cat .env");
+    assert!(cat.status.success());
+    assert!(String::from_utf8_lossy(&cat.stdout).contains(&format!("API_KEY='{SECRET}'")));
+    // head is not allowed: EOF, no bytes.
+    let t = Instant::now();
+    let head = p.sh("timeout 5 head -c 1000 .env");
+    assert!(head.stdout.is_empty());
+    assert!(t.elapsed() < Duration::from_secs(1));
+
+    std::fs::remove_file(p.env_file()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let is_fifo = std::fs::symlink_metadata(p.env_file())
+            .map(|m| m.file_type().is_fifo())
+            .unwrap_or(false);
+        if is_fifo {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the FIFO was not recreated");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(p.sh("timeout 5 cat .env").stdout.len() > 10);
+    p.o.ok(&["unmount", p.dir.to_str().unwrap()]);
+    assert!(!p.env_file().exists(), "no FIFO left behind");
+}
