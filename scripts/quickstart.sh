@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a throwaway vault: build openv, create a vault protected by a key
 # file in a temporary OPENV_HOME, create an environment, declare and set variables,
-# list names (never values). Nothing outside the temporary directory is touched.
+# list names (never values), mount the environment as a virtual .env, read it with an
+# allowed reader and watch an unapproved one be denied. Nothing outside the temporary
+# directory is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,29 @@ openv verify || true
 step "openv unlock --keyfile, then verify every value decrypts in place"
 openv unlock --keyfile "$tmp/vault.key"
 openv verify
+
+step "openv mount: the project's .env becomes a virtual file (FUSE, or a FIFO without FUSE)"
+project="$tmp/myapp"
+mkdir -p "$project"
+openv allow -e myapp-dev --exe cat
+openv mount "$project" -e myapp-dev
+ls -la "$project"
+
+step "an allowed reader (cat) gets the rendered .env"
+cat "$project/.env" | sed -E 's/=.{6}.*/=<value hidden by the quickstart>/'
+
+step "a reader nobody allowed (head) is denied"
+if head -c 200 "$project/.env" >/dev/null 2>"$tmp/denied.txt"; then
+    echo "unexpected: head read the file"; exit 1
+fi
+cat "$tmp/denied.txt"
+
+step "openv mounts"
+openv mounts
+
+step "openv unmount: nothing is left behind"
+openv unmount "$project"
+ls -la "$project"
 
 step "openv status"
 openv status
