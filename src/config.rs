@@ -1,7 +1,11 @@
 //! `config.toml` under OPENV_HOME. Every key is optional.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::approvals::PromptMode;
+use crate::approvals::describe::DEFAULT_AI_AGENTS;
+use crate::approvals::grants::Scope;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -21,12 +25,36 @@ pub enum ConfigError {
 pub struct Config {
     /// The vault key is wiped after this long without a request.
     pub idle_lock: Duration,
+    /// auto, pinentry, queue or none (`OPENV_PROMPT` overrides).
+    pub prompt: PromptMode,
+    /// No answer within this time = deny.
+    pub prompt_timeout: Duration,
+    /// Scope of "Allow" in a dialog: once, process or exe.
+    pub prompt_scope: Scope,
+    /// Lifetime of an exe grant when none is given.
+    pub exe_grant: Duration,
+    /// New prompts allowed per minute; beyond it requests are denied unasked.
+    pub prompt_rate_limit: usize,
+    /// Ancestors with these names mark a reader as started by an AI agent.
+    pub ai_agents: Vec<String>,
+    /// A specific pinentry program instead of the search.
+    pub pinentry: Option<PathBuf>,
+    /// Audit files are rotated beyond this size.
+    pub audit_max_bytes: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             idle_lock: Duration::from_secs(8 * 3600),
+            prompt: PromptMode::Auto,
+            prompt_timeout: Duration::from_secs(60),
+            prompt_scope: Scope::Process,
+            exe_grant: Duration::from_secs(3600),
+            prompt_rate_limit: 20,
+            ai_agents: DEFAULT_AI_AGENTS.iter().map(|s| (*s).to_owned()).collect(),
+            pinentry: None,
+            audit_max_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -35,9 +63,33 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     idle_lock: Option<String>,
+    prompt: Option<String>,
+    prompt_timeout: Option<String>,
+    prompt_scope: Option<String>,
+    exe_grant: Option<String>,
+    prompt_rate_limit: Option<usize>,
+    ai_agents: Option<Vec<String>>,
+    pinentry: Option<PathBuf>,
+    audit_max_bytes: Option<u64>,
+}
+
+fn duration(key: &str, s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{key} = {s:?}: {e} (use e.g. \"8h\" or \"30s\")"))
 }
 
 impl Config {
+    /// The file, then `OPENV_PROMPT` over its `prompt`.
+    pub fn load_with_env(path: &Path) -> Result<Self, ConfigError> {
+        let mut cfg = Self::load(path)?;
+        if let Ok(p) = std::env::var("OPENV_PROMPT") {
+            cfg.prompt = PromptMode::parse(&p).ok_or_else(|| ConfigError::Parse {
+                path: "OPENV_PROMPT".into(),
+                message: format!("{p:?}: use auto, pinentry, queue or none"),
+            })?;
+        }
+        Ok(cfg)
+    }
+
     /// A missing file means defaults; a bad one is an error naming the line and key.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
@@ -60,8 +112,31 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
         let mut cfg = Self::default();
         if let Some(s) = raw.idle_lock {
-            cfg.idle_lock = humantime::parse_duration(&s)
-                .map_err(|e| format!("idle_lock = {s:?}: {e} (use e.g. \"8h\" or \"30m\")"))?;
+            cfg.idle_lock = duration("idle_lock", &s)?;
+        }
+        if let Some(s) = raw.prompt {
+            cfg.prompt = PromptMode::parse(&s)
+                .ok_or_else(|| format!("prompt = {s:?}: use auto, pinentry, queue or none"))?;
+        }
+        if let Some(s) = raw.prompt_timeout {
+            cfg.prompt_timeout = duration("prompt_timeout", &s)?;
+        }
+        if let Some(s) = raw.prompt_scope {
+            cfg.prompt_scope = Scope::parse(&s)
+                .ok_or_else(|| format!("prompt_scope = {s:?}: use once, process or exe"))?;
+        }
+        if let Some(s) = raw.exe_grant {
+            cfg.exe_grant = duration("exe_grant", &s)?;
+        }
+        if let Some(n) = raw.prompt_rate_limit {
+            cfg.prompt_rate_limit = n;
+        }
+        if let Some(a) = raw.ai_agents {
+            cfg.ai_agents = a;
+        }
+        cfg.pinentry = raw.pinentry.or(cfg.pinentry);
+        if let Some(n) = raw.audit_max_bytes {
+            cfg.audit_max_bytes = n;
         }
         Ok(cfg)
     }

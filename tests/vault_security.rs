@@ -210,6 +210,7 @@ fn protocol_version_mismatch_says_how_to_fix() {
         ch.request(&Request::Hello {
             protocol: PROTOCOL_VERSION + 1,
             version: "9.9.9".into(),
+            context: Default::default(),
         })
         .await
         .unwrap()

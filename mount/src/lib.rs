@@ -16,12 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc::UnboundedSender;
-
 pub use crate::error::{IdentifyError, MountError};
 pub use crate::fuse::fuse_available;
 pub use crate::process::{Ancestor, Reader, identify};
-pub use crate::request::{OpenRequest, Stats};
+pub use crate::request::{OpenHandler, OpenRequest, Stats};
 pub use crate::stale::clean_stale;
 
 /// How the virtual file is served.
@@ -118,20 +116,21 @@ enum Backend {
     Fifo(fifo::FifoServer),
 }
 
-/// Serves the virtual file at `path` and sends every open to `requests`.
+/// Serves the virtual file at `path` and hands every open to `handler`.
 ///
 /// The path must be missing, an empty regular file, or a FIFO: a file with content is
-/// refused ([`MountError::HasContent`]) so that the caller can import it first. Open requests
-/// arrive on `requests` and must be answered within `opts.request_timeout`; if the receiver is
-/// gone, every open is denied.
+/// refused ([`MountError::HasContent`]) so that the caller can import it first. Each
+/// [`OpenRequest`] must be answered within `opts.request_timeout`. The handler is usually a
+/// tokio `UnboundedSender<OpenRequest>`; once its receiver is gone, every open is denied.
 ///
 /// # Errors
 /// [`MountError`] says what is in the way and what to do.
 pub fn mount(
     path: &Path,
     opts: MountOptions,
-    requests: UnboundedSender<OpenRequest>,
+    handler: impl OpenHandler,
 ) -> Result<Mount, MountError> {
+    let handler: Arc<dyn OpenHandler> = Arc::new(handler);
     let path = std::path::absolute(path).map_err(|source| MountError::Prepare {
         path: path.to_path_buf(),
         source,
@@ -145,12 +144,12 @@ pub fn mount(
     });
     let (backend, placement) = match opts.mode {
         Mode::Fuse => {
-            let m = fuse::FuseMount::start(&path, &opts, requests, Arc::clone(&shared))?;
+            let m = fuse::FuseMount::start(&path, &opts, handler, Arc::clone(&shared))?;
             let placement = m.placement();
             (Backend::Fuse(m), placement)
         }
         Mode::Fifo => {
-            let s = fifo::FifoServer::start(&path, &opts, requests, Arc::clone(&shared))?;
+            let s = fifo::FifoServer::start(&path, &opts, handler, Arc::clone(&shared))?;
             (Backend::Fifo(s), Placement::Fifo)
         }
     };

@@ -84,6 +84,31 @@ impl fmt::Debug for OpenRequest {
     }
 }
 
+/// Receives every open of a mount.
+///
+/// Implemented for tokio's `UnboundedSender<OpenRequest>` (the usual choice: the owner
+/// decides on its own task) and for closures. `on_open` runs on the mount's serving thread:
+/// it must not block. It may answer at once (a cached grant) — that saves a thread hop per
+/// open — or hand the request on and answer later. A request it drops is denied.
+pub trait OpenHandler: Send + Sync + 'static {
+    fn on_open(&self, request: OpenRequest);
+}
+
+impl OpenHandler for tokio::sync::mpsc::UnboundedSender<OpenRequest> {
+    fn on_open(&self, request: OpenRequest) {
+        // A closed channel hands the request back; dropping it denies.
+        if let Err(closed) = self.send(request) {
+            drop(closed.0);
+        }
+    }
+}
+
+impl<F: Fn(OpenRequest) + Send + Sync + 'static> OpenHandler for F {
+    fn on_open(&self, request: OpenRequest) {
+        self(request);
+    }
+}
+
 /// How many opens a mount has served and denied since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

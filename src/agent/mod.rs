@@ -3,6 +3,7 @@
 pub mod daemon;
 mod hardening;
 mod mount_ops;
+mod prompts;
 mod reads;
 pub mod server;
 pub mod state;
@@ -79,6 +80,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     }
     let reads = tokio::spawn(reads::serve(open_rx, state.clone()));
     let repairs = tokio::spawn(reads::repair(changed_rx, state.clone()));
+    let reaper = tokio::spawn(reads::reap(state.clone()));
     let idle = tokio::spawn(idle_lock(state.clone(), config.idle_lock));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -91,6 +93,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
     repairs.abort();
+    reaper.abort();
     let mounts = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.lock();
@@ -127,7 +130,7 @@ fn start(
         Launch::Daemon => crate::logging::to_file(&home.log_file())
             .with_context(|| format!("cannot open log file {}", home.log_file().display()))?,
     }
-    let config = Config::load(&home.config())?;
+    let config = Config::load_with_env(&home.config())?;
     let lock = daemon::acquire(home)?;
     // We hold the lock, so a socket file left behind is stale: replace it.
     let _ = std::fs::remove_file(home.socket());

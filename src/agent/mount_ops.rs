@@ -8,7 +8,8 @@ use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use super::state::{OpError, State};
-use crate::approvals::{self, Verdict};
+use crate::approvals::pending::Outcome;
+use crate::approvals::{Check, PromptJob, Verdict, describe};
 use crate::ipc::protocol::{ErrorCode, Response};
 use crate::mounts::prepare::{self, Existing};
 use crate::mounts::{mode_name, parse_mode};
@@ -273,34 +274,80 @@ impl State {
         })
     }
 
-    /// Decides one open and answers it. Never blocks on a person (no prompts yet).
-    pub fn answer_open(&mut self, req: OpenRequest) {
+    /// First half of an open: decide from rules and grants, or queue it for a person.
+    /// Returns the request back when it must wait.
+    pub fn begin_open(&mut self, req: OpenRequest) -> Option<(OpenRequest, Wait)> {
         let Some(env) = self.mounts.env_of(&req.path).map(str::to_owned) else {
             req.deny();
-            return;
+            return None;
         };
+        let early = match self.vault() {
+            Err(e) => Some(e.to_string()),
+            Ok(v) if !v.is_unlocked() => Some("vault locked: run `openv unlock`".to_owned()),
+            Ok(_) => None,
+        };
+        let check = match (early, self.vault.as_ref()) {
+            (Some(reason), _) => Check::Decided(Verdict::Deny { reason }),
+            (None, None) => Check::Decided(Verdict::Deny {
+                reason: "no vault".into(),
+            }),
+            // Field borrows: the vault is read while the approvals change.
+            (None, Some(vault)) => self
+                .approvals
+                .check(vault, &env, &req.reader)
+                .unwrap_or_else(|e| {
+                    Check::Decided(Verdict::Deny {
+                        reason: e.to_string(),
+                    })
+                }),
+        };
+        match check {
+            Check::Decided(v) => {
+                self.finish_open(req, &env, v);
+                None
+            }
+            Check::Ask { id, rx, job } => Some((
+                req,
+                Wait {
+                    env,
+                    id,
+                    rx,
+                    job,
+                    timeout: self.approvals.settings.timeout,
+                },
+            )),
+        }
+    }
+
+    /// A waiting open whose prompt timed out: nobody answered.
+    pub fn expire_prompt(&mut self, id: u64) {
+        if let Some(item) = self.approvals.pending.take(id) {
+            item.settle(&Outcome::Deny {
+                reason: "nobody answered before the prompt timeout".into(),
+            });
+        }
+    }
+
+    /// Second half: serve or deny, and log it.
+    pub fn finish_open(&mut self, req: OpenRequest, env: &str, verdict: Verdict) {
         let r = &req.reader;
-        let chain: Vec<&str> = r.parents.iter().map(|a| a.name.as_str()).collect();
+        let chain = describe::chain(r).join(" <- ");
         let exe = r
             .exe
             .as_ref()
             .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
-        let verdict = match self.vault() {
-            Err(e) => Verdict::Deny {
-                reason: e.to_string(),
-            },
-            Ok(v) if !v.is_unlocked() => Verdict::Deny {
+        let (pid, path) = (r.pid, req.path.display().to_string());
+        // The vault may have been locked while a person was deciding.
+        let verdict = match (&verdict, self.vault()) {
+            (Verdict::Allow { .. }, Ok(v)) if !v.is_unlocked() => Verdict::Deny {
                 reason: "vault locked: run `openv unlock`".into(),
             },
-            Ok(v) => approvals::decide(v, &env, r).unwrap_or_else(|e| Verdict::Deny {
-                reason: e.to_string(),
-            }),
+            _ => verdict,
         };
-        let (pid, path) = (r.pid, req.path.display().to_string());
         match verdict {
-            Verdict::Allow { because } => match self.render_env(&env) {
+            Verdict::Allow { because } => match self.render_env(env) {
                 Ok(bytes) => {
-                    info!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %because, decision = "served", "read");
+                    info!(%path, %env, pid, %exe, %chain, %because, decision = "served", "read");
                     req.serve(bytes);
                 }
                 Err(e) => {
@@ -309,9 +356,19 @@ impl State {
                 }
             },
             Verdict::Deny { reason } => {
-                info!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %reason, decision = "denied", "read");
+                info!(%path, %env, pid, %exe, %chain, %reason, decision = "denied", "read");
                 req.deny();
             }
         }
     }
+}
+
+/// An open waiting for a person.
+#[derive(Debug)]
+pub struct Wait {
+    pub env: String,
+    pub id: u64,
+    pub rx: tokio::sync::oneshot::Receiver<Outcome>,
+    pub job: Option<PromptJob>,
+    pub timeout: std::time::Duration,
 }

@@ -1,22 +1,74 @@
-//! Answers opens of the virtual files, each on the blocking pool so that one slow
-//! decision never holds up another reader, and repairs watched mount points.
+//! Answers opens of the virtual files. Each open is decided on the blocking pool; one
+//! that needs a person waits here, without holding the state lock, until the prompt or
+//! the queue answers or the timeout denies it. Also repairs watched mount points.
 
 use std::path::PathBuf;
 
 use openv_mount::OpenRequest;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::prompts;
 use super::server::Shared;
+use crate::approvals::Verdict;
+use crate::approvals::pending::Outcome;
 
 pub async fn serve(mut requests: UnboundedReceiver<OpenRequest>, state: Shared) {
     while let Some(req) = requests.recv().await {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || {
-            state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .answer_open(req);
-        });
+        tokio::spawn(async move { one(req, state).await });
+    }
+}
+
+async fn one(req: OpenRequest, state: Shared) {
+    let st = state.clone();
+    let begun = tokio::task::spawn_blocking(move || {
+        st.lock().unwrap_or_else(|p| p.into_inner()).begin_open(req)
+    })
+    .await;
+    let Ok(Some((req, wait))) = begun else {
+        return;
+    };
+    if let Some(job) = wait.job {
+        prompts::spawn(state.clone(), job);
+    }
+    let verdict = match tokio::time::timeout(wait.timeout, wait.rx).await {
+        Ok(Ok(Outcome::Allow { because, .. })) => Verdict::Allow { because },
+        Ok(Ok(Outcome::Deny { reason })) => Verdict::Deny { reason },
+        Ok(Err(_)) => Verdict::Deny {
+            reason: "the request was dropped".into(),
+        },
+        Err(_) => {
+            let st = state.clone();
+            let id = wait.id;
+            let _ = tokio::task::spawn_blocking(move || {
+                st.lock().unwrap_or_else(|p| p.into_inner()).expire_prompt(id)
+            })
+            .await;
+            Verdict::Deny {
+                reason: "nobody answered before the prompt timeout".into(),
+            }
+        }
+    };
+    let env = wait.env;
+    let _ = tokio::task::spawn_blocking(move || {
+        state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish_open(req, &env, verdict)
+    })
+    .await;
+}
+
+/// Forgets pending requests whose processes exited, and grants of exited processes.
+pub async fn reap(state: Shared) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            st.lock().unwrap_or_else(|p| p.into_inner()).reap_exited()
+        })
+        .await;
     }
 }
 

@@ -79,7 +79,13 @@ async fn connection(stream: Stream, state: Shared) {
     }
     // The first message must be a Hello with our protocol version.
     match chan.recv::<Request>().await {
-        Ok(Some(Request::Hello { protocol, .. })) if protocol == PROTOCOL_VERSION => {
+        Ok(Some(Request::Hello {
+            protocol, context, ..
+        })) if protocol == PROTOCOL_VERSION => {
+            // Prompts go where the user last typed an openv command.
+            if context.tty.is_some() || context.display.is_some() || context.wayland.is_some() {
+                state.lock().unwrap_or_else(|p| p.into_inner()).approvals.context = context;
+            }
             let hello = Response::Hello {
                 protocol: PROTOCOL_VERSION,
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -89,7 +95,9 @@ async fn connection(stream: Stream, state: Shared) {
                 return;
             }
         }
-        Ok(Some(Request::Hello { protocol, version })) => {
+        Ok(Some(Request::Hello {
+            protocol, version, ..
+        })) => {
             let message = format!(
                 "openv agent is version {} (protocol {PROTOCOL_VERSION}), this CLI is {version} (protocol {protocol}): run `openv agent restart`",
                 env!("CARGO_PKG_VERSION")

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::ipc::protocol::{ErrorCode, Request, Response, StatusInfo, WireSecret};
+use crate::approvals::{Approvals, Settings};
 use crate::mounts::Mounts;
 use crate::mounts::watch::MountWatcher;
 use crate::paths::Home;
@@ -21,11 +22,12 @@ pub struct State {
     home: Home,
     config: Config,
     started: Instant,
-    vault: Option<SqliteVault>,
+    pub(super) vault: Option<SqliteVault>,
     /// Last request that used or changed the vault; the idle lock counts from here.
     last_used: Instant,
     pub(super) mounts: Mounts,
     pub(super) watcher: Option<MountWatcher>,
+    pub approvals: Approvals,
 }
 
 /// Why a request failed: a store error, or something about the request itself.
@@ -72,7 +74,19 @@ pub fn error_code(e: &StoreError) -> ErrorCode {
 
 impl State {
     pub fn new(home: Home, config: Config, mounts: Mounts, watcher: Option<MountWatcher>) -> Self {
+        let approvals = Approvals::new(
+            Settings {
+                mode: config.prompt,
+                timeout: config.prompt_timeout,
+                scope: config.prompt_scope,
+                exe_ttl: config.exe_grant,
+                ai_agents: config.ai_agents.clone(),
+                pinentry: config.pinentry.clone(),
+            },
+            config.prompt_rate_limit,
+        );
         Self {
+            approvals,
             home,
             config,
             started: Instant::now(),
@@ -101,16 +115,28 @@ impl State {
         match self.vault.as_mut() {
             Some(v) if idle && v.is_unlocked() => {
                 v.lock();
+                self.approvals.on_lock();
                 true
             }
             _ => false,
         }
     }
 
+    /// Pending requests and process grants of processes that exited go away.
+    pub fn reap_exited(&mut self) {
+        let alive = |pid: i32, start: u64| crate::approvals::describe::start_time(pid) == Some(start);
+        for item in self.approvals.pending.prune_exited(alive) {
+            tracing::info!(id = item.id, env = %item.env, pid = item.reader.pid, "pending request dropped: its process exited");
+        }
+        self.approvals.grants.prune_exited();
+    }
+
+    /// Wipes the key and ends every grant and pending request.
     pub fn lock(&mut self) {
         if let Some(v) = self.vault.as_mut() {
             v.lock();
         }
+        self.approvals.on_lock();
     }
 
     pub fn handle(&mut self, req: Request, cid: &str) -> Response {
@@ -121,7 +147,8 @@ impl State {
                 | Request::EnvList
                 | Request::VarList { .. }
                 | Request::Mounts
-                | Request::Rules
+                | Request::PolicyList
+                | Request::Pending
         );
         if touches_vault {
             self.last_used = Instant::now();
@@ -215,17 +242,60 @@ impl State {
             Request::Mounts => Response::Mounts {
                 mounts: self.mounts.list(),
             },
-            Request::Allow { env, exe } => {
-                self.vault()?.add_rule(&env, &exe)?;
-                tracing::info!(%env, %exe, "allow rule added");
-                Response::Done
+            Request::PolicyAdd {
+                env,
+                effect,
+                exe,
+                cwd,
+                for_secs,
+            } => {
+                let expires = for_secs.map(|s| crate::store::now() + s as i64);
+                let id = self
+                    .vault()?
+                    .add_rule(&env, effect, &exe, cwd.as_deref(), expires)?;
+                self.approvals.rules_changed();
+                tracing::info!(%env, %exe, effect = effect.as_str(), id, "rule added");
+                Response::RuleAdded { id }
             }
-            Request::Rules => Response::Rules {
+            Request::PolicyList => Response::Rules {
                 rules: self.vault()?.list_rules()?,
             },
-            Request::RemoveRule { id } => {
+            Request::PolicyRemove { id } => {
                 self.vault()?.remove_rule(id)?;
+                self.approvals.rules_changed();
                 Response::Done
+            }
+            Request::Pending => Response::Pending {
+                requests: self.approvals.list_pending(),
+            },
+            Request::Answer {
+                id,
+                allow,
+                scope,
+                for_secs,
+                cwd,
+            } => {
+                let scope = scope.unwrap_or(self.approvals.settings.scope);
+                let ttl = for_secs.map(std::time::Duration::from_secs);
+                match self.approvals.answer(
+                    id,
+                    allow,
+                    scope,
+                    ttl,
+                    cwd.map(Into::into),
+                    "openv approve/deny",
+                ) {
+                    Some((item, outcome)) => {
+                        item.settle(&outcome);
+                        Response::Done
+                    }
+                    None => {
+                        return Err(OpError::Other(
+                            ErrorCode::NotFound,
+                            format!("no pending request {id}: it was answered, timed out or its process exited; see `openv pending`"),
+                        ));
+                    }
+                }
             }
             Request::Verify => {
                 let v = self.vault()?;
@@ -262,6 +332,15 @@ impl State {
             idle_lock_secs: self.config.idle_lock.as_secs(),
             socket: self.home.socket().display().to_string(),
             log_file: self.home.log_file().display().to_string(),
+            prompt: self.approvals.settings.mode.as_str().into(),
+            pending: self.approvals.pending.len() as u64,
+            grants: self.approvals.grants.len() as u64,
+            rate_limited_until: self
+                .approvals
+                .rate_limited_until
+                .filter(|t| *t > std::time::SystemTime::now())
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            mounts: self.mounts.list().len() as u64,
         }
     }
 

@@ -1,13 +1,14 @@
 //! The `openv` command line: a thin client of the agent. One file per subcommand.
 
 mod agent_cmd;
-mod allow;
 mod env;
 mod import;
 mod init;
 mod lock;
 mod mount;
 pub mod output;
+mod pending;
+mod policy;
 mod prompt;
 mod status;
 mod var;
@@ -58,8 +59,17 @@ pub enum Command {
     Unmount(mount::UnmountArgs),
     /// List mounts with reads served and denied.
     Mounts(mount::MountsArgs),
-    /// Allow an executable to read an environment through its mounts.
-    Allow(allow::Args),
+    /// Shorthand for `openv policy allow`.
+    Allow(policy::RuleArgs),
+    /// Persistent rules: which executables may or may never read an environment.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// List requests waiting for approval (or answer them live with --watch).
+    Pending(pending::PendingArgs),
+    /// Approve a pending request.
+    Approve(pending::ApproveArgs),
+    /// Deny a pending request.
+    Deny(pending::DenyArgs),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
 }
@@ -79,7 +89,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mount(a) => mount::mount(&home, a).await,
         Command::Unmount(a) => mount::unmount(&home, a).await,
         Command::Mounts(a) => mount::list(&home, a).await,
-        Command::Allow(a) => allow::run(&home, a).await,
+        Command::Allow(a) => policy::add(&home, crate::store::local::Effect::Allow, a).await,
+        Command::Policy(c) => policy::run(&home, c).await,
+        Command::Pending(a) => pending::pending(&home, a).await,
+        Command::Approve(a) => pending::approve(&home, a).await,
+        Command::Deny(a) => pending::deny(&home, a).await,
         Command::Agent(a) => agent_cmd::run(home, a).await,
     }
 }

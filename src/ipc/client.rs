@@ -77,6 +77,7 @@ impl Client {
         let hello = Request::Hello {
             protocol: PROTOCOL_VERSION,
             version: env!("CARGO_PKG_VERSION").into(),
+            context: context(),
         };
         let answer = match chan.request(&hello).await {
             Ok(a) => a,
@@ -145,5 +146,21 @@ impl Client {
             }
             other => Ok(other),
         }
+    }
+}
+
+/// Where this client runs: its terminal (if stdin is one) and display.
+fn context() -> crate::approvals::ClientContext {
+    use std::io::IsTerminal;
+    let tty = std::io::stdin()
+        .is_terminal()
+        .then(|| nix::unistd::ttyname(std::io::stdin()).ok())
+        .flatten()
+        .map(|p| p.display().to_string());
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    crate::approvals::ClientContext {
+        tty,
+        display: var("DISPLAY"),
+        wayland: var("WAYLAND_DISPLAY"),
     }
 }

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::mounts::MountInfo;
 use crate::secret::SecretValue;
-use crate::store::local::Rule;
+use crate::approvals::ClientContext;
+use crate::approvals::grants::Scope;
+use crate::approvals::pending::PendingView;
+use crate::store::local::{Effect, Rule};
 use crate::store::{EnvInfo, VarInfo};
 
 /// Bumped on every incompatible change; exchanged in `Hello` at connect.
@@ -32,6 +35,9 @@ pub enum Request {
     Hello {
         protocol: u32,
         version: String,
+        /// The client's terminal and display, so prompts appear where the user is.
+        #[serde(default)]
+        context: ClientContext,
     },
     Status,
     /// `create_keyfile`: make a new 32-byte key file at the path first.
@@ -89,14 +95,27 @@ pub enum Request {
         path: PathBuf,
     },
     Mounts,
-    /// Allow the executable at `exe` (absolute, resolved) to read `env`.
-    Allow {
+    /// Add a persistent rule: `exe` (absolute, resolved) may (or never may) read `env`.
+    PolicyAdd {
         env: String,
+        effect: Effect,
         exe: String,
+        cwd: Option<String>,
+        for_secs: Option<u64>,
     },
-    Rules,
-    RemoveRule {
+    PolicyList,
+    PolicyRemove {
         id: i64,
+    },
+    /// Requests waiting for a person.
+    Pending,
+    /// Answer a pending request from the queue.
+    Answer {
+        id: u64,
+        allow: bool,
+        scope: Option<Scope>,
+        for_secs: Option<u64>,
+        cwd: Option<String>,
     },
 }
 
@@ -122,9 +141,11 @@ impl Request {
             Self::Mount { .. } => "mount",
             Self::Unmount { .. } => "unmount",
             Self::Mounts => "mounts",
-            Self::Allow { .. } => "allow",
-            Self::Rules => "rules",
-            Self::RemoveRule { .. } => "remove_rule",
+            Self::PolicyAdd { .. } => "policy_add",
+            Self::PolicyList => "policy_list",
+            Self::PolicyRemove { .. } => "policy_remove",
+            Self::Pending => "pending",
+            Self::Answer { .. } => "answer",
         }
     }
 }
@@ -143,6 +164,12 @@ pub struct StatusInfo {
     pub idle_lock_secs: u64,
     pub socket: String,
     pub log_file: String,
+    pub prompt: String,
+    pub pending: u64,
+    pub grants: u64,
+    /// Set while prompts are being refused because of the rate limit.
+    pub rate_limited_until: Option<String>,
+    pub mounts: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +230,12 @@ pub enum Response {
     },
     Rules {
         rules: Vec<Rule>,
+    },
+    RuleAdded {
+        id: i64,
+    },
+    Pending {
+        requests: Vec<PendingView>,
     },
     Error {
         code: ErrorCode,

@@ -1,5 +1,5 @@
-//! Machine-local state kept in the embedded vault file: the read allow-list and the
-//! mounts the agent owns. It stays local even when values move to a team backend.
+//! Machine-local state kept in the embedded vault file: policy rules and the mounts the
+//! agent owns. It stays local even when values move to a team backend.
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -7,11 +7,33 @@ use serde::{Deserialize, Serialize};
 use super::sqlite::SqliteVault;
 use super::{StoreError, now};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// A persistent rule: `exe` (absolute, resolved) may or may not read `env`, optionally
+/// only when its working directory is under `cwd`, optionally until `expires`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Rule {
     pub id: i64,
     pub env: String,
+    pub effect: Effect,
     pub exe: String,
+    pub cwd: Option<String>,
+    /// Unix seconds; `None` = until removed.
+    pub expires: Option<i64>,
     pub created: i64,
 }
 
@@ -24,55 +46,62 @@ pub struct MountRecord {
 }
 
 impl SqliteVault {
-    /// Adds an allow rule; adding one that exists is not an error.
-    pub fn add_rule(&mut self, env: &str, exe: &str) -> Result<(), StoreError> {
+    /// Adds a rule and returns its id. An identical rule is replaced (new expiry).
+    pub fn add_rule(
+        &mut self,
+        env: &str,
+        effect: Effect,
+        exe: &str,
+        cwd: Option<&str>,
+        expires: Option<i64>,
+    ) -> Result<i64, StoreError> {
         let id = self.env_id(env)?;
-        self.conn().execute(
-            "INSERT OR IGNORE INTO rules(env_id, exe, created) VALUES (?1, ?2, ?3)",
-            params![id, exe, now()],
+        let tx = self.conn_mut().transaction()?;
+        tx.execute(
+            "DELETE FROM rules WHERE env_id = ?1 AND effect = ?2 AND exe = ?3 AND cwd IS ?4",
+            params![id, effect.as_str(), exe, cwd],
         )?;
-        Ok(())
+        tx.execute(
+            "INSERT INTO rules(env_id, effect, exe, cwd, expires, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, effect.as_str(), exe, cwd, expires, now()],
+        )?;
+        let rid = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(rid)
     }
 
-    pub fn remove_rule(&mut self, id: i64) -> Result<(), StoreError> {
-        if self
-            .conn()
-            .execute("DELETE FROM rules WHERE id = ?1", [id])?
-            == 0
-        {
-            return Err(StoreError::NoRule(id));
-        }
-        Ok(())
+    pub fn remove_rule(&mut self, id: i64) -> Result<Rule, StoreError> {
+        let rule = self
+            .list_rules()?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(StoreError::NoRule(id))?;
+        self.conn().execute("DELETE FROM rules WHERE id = ?1", [id])?;
+        Ok(rule)
     }
 
+    /// Every rule, expired ones included (they are shown as such and never match).
     pub fn list_rules(&self) -> Result<Vec<Rule>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT r.id, e.name, r.exe, r.created FROM rules r
-             JOIN environments e ON e.id = r.env_id ORDER BY e.name, r.exe",
+            "SELECT r.id, e.name, r.effect, r.exe, r.cwd, r.expires, r.created FROM rules r
+             JOIN environments e ON e.id = r.env_id ORDER BY e.name, r.id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Rule {
                 id: r.get(0)?,
                 env: r.get(1)?,
-                exe: r.get(2)?,
-                created: r.get(3)?,
+                effect: if r.get::<_, String>(2)? == "deny" {
+                    Effect::Deny
+                } else {
+                    Effect::Allow
+                },
+                exe: r.get(3)?,
+                cwd: r.get(4)?,
+                expires: r.get(5)?,
+                created: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// True when `exe` may read `env`.
-    pub fn is_allowed(&self, env: &str, exe: &str) -> Result<bool, StoreError> {
-        let found = self
-            .conn()
-            .query_row(
-                "SELECT 1 FROM rules r JOIN environments e ON e.id = r.env_id
-                 WHERE e.name = ?1 AND r.exe = ?2",
-                params![env, exe],
-                |_| Ok(()),
-            )
-            .optional()?;
-        Ok(found.is_some())
     }
 
     pub fn record_mount(&mut self, path: &str, env: &str, mode: &str) -> Result<(), StoreError> {

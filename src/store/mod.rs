@@ -36,7 +36,7 @@ pub enum StoreError {
         "no environment named {0:?}: see `openv env list` or create it with `openv env create {0}`"
     )]
     NoEnvironment(String),
-    #[error("no rule with id {0}: see `openv allow --list`")]
+    #[error("no rule with id {0}: see `openv policy list`")]
     NoRule(i64),
     #[error("an environment named {0:?} already exists")]
     EnvironmentExists(String),

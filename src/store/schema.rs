@@ -34,13 +34,15 @@ CREATE TABLE variables (
     updated    INTEGER NOT NULL,
     PRIMARY KEY (env_id, name)
 ) WITHOUT ROWID;
--- Processes allowed to read an environment (the mount's allow-list).
+-- Persistent policy: which executables may (or may never) read an environment.
 CREATE TABLE rules (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     env_id  TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    effect  TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
     exe     TEXT NOT NULL,
-    created INTEGER NOT NULL,
-    UNIQUE (env_id, exe)
+    cwd     TEXT,
+    expires INTEGER,
+    created INTEGER NOT NULL
 );
 -- Mounts the agent owns, restored when it starts. `size` is the last rendered length,
 -- so st_size is right even before the vault is unlocked.

@@ -120,6 +120,10 @@ impl SqliteVault {
         &self.conn
     }
 
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     pub(crate) fn env_id(&self, env: &str) -> Result<String, StoreError> {
         self.conn
             .query_row("SELECT id FROM environments WHERE name = ?1", [env], |r| {

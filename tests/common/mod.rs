@@ -11,6 +11,8 @@ pub struct Openv {
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
     pub keyfile: PathBuf,
+    /// `OPENV_PROMPT` for the agent this home starts: `none` unless a test asks.
+    pub prompt: &'static str,
 }
 
 impl Openv {
@@ -19,7 +21,20 @@ impl Openv {
         let dir = tempfile::Builder::new().prefix("ov").tempdir().unwrap();
         let home = dir.path().join("h");
         let keyfile = dir.path().join("key");
-        Self { dir, home, keyfile }
+        Self {
+            dir,
+            home,
+            keyfile,
+            prompt: "none",
+        }
+    }
+
+    /// A vault whose agent asks through `prompt` (auto, pinentry, queue, none).
+    pub fn with_prompt(prompt: &'static str) -> Self {
+        let mut o = Self::empty();
+        o.prompt = prompt;
+        o.ok(&["init", "--keyfile", o.keyfile.to_str().unwrap()]);
+        o
     }
 
     /// A home with a vault protected by a key file, unlocked, agent running.
@@ -36,6 +51,7 @@ impl Openv {
             .env_remove("OPENV_KEYFILE")
             .env_remove("OPENV_ENV")
             .env_remove("OPENV_LOG_FORMAT")
+            .env("OPENV_PROMPT", self.prompt)
             .stdin(Stdio::null());
         c
     }

@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::stat::Mode;
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::MountError;
 use crate::placement::{self, Before};
 use crate::process::{Holder, InodeId, holders, identify, still_holds};
-use crate::request::{Decision, OpenRequest, Responder};
+use crate::request::{Decision, OpenHandler, OpenRequest, Responder};
 use crate::{MountOptions, Shared};
 
 /// How long a reader's fd may take to show up in /proc after its open returned.
@@ -80,7 +79,7 @@ impl FifoServer {
     pub(crate) fn start(
         path: &Path,
         opts: &MountOptions,
-        requests: UnboundedSender<OpenRequest>,
+        handler: Arc<dyn OpenHandler>,
         shared: Arc<Shared>,
     ) -> Result<FifoServer, MountError> {
         let prepare = |source| MountError::Prepare {
@@ -114,7 +113,8 @@ impl FifoServer {
             stop: Arc::clone(&stop),
             events_tx: events_tx.clone(),
             events: events_rx,
-            requests,
+            opens: pipe::OpenWatch::new(path),
+            handler,
             shared,
             request_timeout: opts.request_timeout,
             stall_timeout: opts.fifo_stall_timeout,
@@ -185,7 +185,8 @@ struct Serving {
     stop: Arc<AtomicBool>,
     events_tx: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
-    requests: UnboundedSender<OpenRequest>,
+    opens: pipe::OpenWatch,
+    handler: Arc<dyn OpenHandler>,
     shared: Arc<Shared>,
     request_timeout: Duration,
     stall_timeout: Duration,
@@ -218,18 +219,13 @@ impl Serving {
             if self.stopping() {
                 break;
             }
-            let t0 = Instant::now();
-            let found = self.find_holders(&writer, &answered);
-            let t1 = t0.elapsed();
-            answered = match found {
+            // Every open from here on shows up in `opens`; see deliver().
+            self.opens.opened_since();
+            answered = match self.find_holders(&writer, &answered) {
                 Found::New(holders) => {
                     pause = Duration::from_millis(1);
                     next_id += 1;
-                    let r = self.answer(writer, holders, next_id);
-                    if next_id % 50 == 0 {
-                        eprintln!("DBG find {:?} total {:?}", t1, t0.elapsed());
-                    }
-                    r
+                    self.answer(writer, holders, next_id)
                 }
                 Found::Nobody => Vec::new(),
                 // Someone we cannot see holds it (another PID namespace?): fail closed.
@@ -266,14 +262,8 @@ impl Serving {
             id,
             events: self.events_tx.clone(),
         };
-        // A closed channel hands the request back; dropping it sends the denial.
-        if let Err(closed) = self.requests.send(OpenRequest::new(
-            reader,
-            self.path.clone(),
-            Box::new(responder),
-        )) {
-            drop(closed.0);
-        }
+        self.handler
+            .on_open(OpenRequest::new(reader, self.path.clone(), Box::new(responder)));
         let Some(bytes) = self.wait_for(id) else {
             return self.refuse(writer, holders);
         };
@@ -358,17 +348,14 @@ impl Serving {
         deadline: Instant,
     ) -> Option<File> {
         let me = i32::try_from(std::process::id()).unwrap_or(0);
-        // The owner may have taken seconds: whoever opened meanwhile would share the pipe.
-        let tr = Instant::now();
-        let now: BTreeSet<i32> = holders(&self.inode, me).iter().map(|h| h.pid).collect();
-        if approved.len() == 1 && approved[0].fd % 1 == 0 && tr.elapsed().as_millis() > 100 {
-            eprintln!("slow rescan");
-        }
-        static C: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        if C.fetch_add(1, Ordering::Relaxed) % 50 == 0 {
-            eprintln!("DBG rescan {:?}", tr.elapsed());
-        }
         let expected: BTreeSet<i32> = approved.iter().map(|h| h.pid).collect();
+        // Whoever opened since the holders were counted would share the pipe. inotify says
+        // whether anyone did; only then is /proc scanned again to see who.
+        let now = if self.opens.opened_since() {
+            holders(&self.inode, me).iter().map(|h| h.pid).collect()
+        } else {
+            expected.clone()
+        };
         // A second name for the FIFO would hide its holders from the scan.
         let single_name = writer.metadata().is_ok_and(|m| m.nlink() == 1);
         let watch = pipe::open_own_reader(&self.anchor).ok();

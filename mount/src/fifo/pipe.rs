@@ -11,11 +11,43 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 /// Longest single sleep while waiting, so that a stop request is noticed quickly.
 const SLICE: Duration = Duration::from_millis(10);
+
+/// Tells whether anyone opened the FIFO since the last question, without a /proc scan.
+/// inotify merges identical events, so it answers yes or no, never how many.
+#[derive(Debug)]
+pub(crate) struct OpenWatch(Option<Inotify>);
+
+impl OpenWatch {
+    /// Without inotify (limits reached), every question answers yes.
+    pub(crate) fn new(path: &Path) -> OpenWatch {
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .ok()
+            .filter(|i| i.add_watch(path, AddWatchFlags::IN_OPEN).is_ok());
+        OpenWatch(inotify)
+    }
+
+    /// Whether the FIFO was opened (by anyone, us included) since the last call.
+    pub(crate) fn opened_since(&self) -> bool {
+        let Some(inotify) = &self.0 else {
+            return true;
+        };
+        let mut opened = false;
+        loop {
+            match inotify.read_events() {
+                Ok(events) if !events.is_empty() => opened = true,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) | Ok(_) => return opened,
+                Err(_) => return true,
+            }
+        }
+    }
+}
 
 /// An `O_PATH` handle on the FIFO we created: every later open goes through it, so a FIFO
 /// swapped for a regular file at the path can never receive the bytes.

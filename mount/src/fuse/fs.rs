@@ -10,12 +10,11 @@ use fuser::{
     OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
     ReplyOpen, Request,
 };
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::pending::{PendingOpen, Slot, Snapshots, Watchdog};
 use crate::Shared;
 use crate::process::identify_as;
-use crate::request::OpenRequest;
+use crate::request::{OpenHandler, OpenRequest};
 
 /// Attributes are never cached: size and mtime change with the owner's content.
 const TTL: Duration = Duration::ZERO;
@@ -31,7 +30,6 @@ pub(crate) enum Layout {
     Dir { name: OsString },
 }
 
-#[derive(Debug)]
 pub(crate) struct EnvFs {
     pub layout: Layout,
     /// The path readers open, reported in every request.
@@ -41,7 +39,7 @@ pub(crate) struct EnvFs {
     pub shared: Arc<Shared>,
     pub snapshots: Arc<Snapshots>,
     pub watchdog: Arc<Watchdog>,
-    pub requests: UnboundedSender<OpenRequest>,
+    pub handler: Arc<dyn OpenHandler>,
 }
 
 impl EnvFs {
@@ -164,11 +162,8 @@ impl Filesystem for EnvFs {
             drop(request);
             return;
         }
-        // Answered later, from the owner's thread; the session thread moves on. A closed
-        // channel hands the request back, and dropping it denies.
-        if let Err(closed) = self.requests.send(request) {
-            drop(closed.0);
-        }
+        // Usually answered later, from the owner's thread: the session thread moves on.
+        self.handler.on_open(request);
     }
 
     fn read(

@@ -10,13 +10,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
-use tokio::sync::mpsc::UnboundedSender;
 
 use self::fs::{EnvFs, Layout};
 use self::pending::{Snapshots, Watchdog};
 use crate::error::MountError;
 use crate::placement::{self, Before};
-use crate::request::OpenRequest;
+use crate::request::OpenHandler;
 use crate::stale::{FS_NAME, lazy_unmount};
 use crate::{MountOptions, Placement, Shared};
 
@@ -63,7 +62,7 @@ impl FuseMount {
     pub(crate) fn start(
         path: &Path,
         opts: &MountOptions,
-        requests: UnboundedSender<OpenRequest>,
+        handler: Arc<dyn OpenHandler>,
         shared: Arc<Shared>,
     ) -> Result<FuseMount, MountError> {
         if let Some(reason) = unavailable_reason() {
@@ -87,7 +86,7 @@ impl FuseMount {
             shared: Arc::clone(&shared),
             snapshots: Arc::clone(&snapshots),
             watchdog: Arc::clone(&watchdog),
-            requests: requests.clone(),
+            handler: Arc::clone(&handler),
         };
         let mounted = mount_somewhere(path, opts, before, fs);
         let (session, mount_point, layout) = match mounted {

@@ -1,0 +1,168 @@
+//! What the user is shown about a reader: the prompt text, the parent chain, and whether
+//! an AI coding agent is among its ancestors.
+
+use openv_mount::Reader;
+
+/// Programs whose descendants are flagged in prompts (config `ai_agents`).
+pub const DEFAULT_AI_AGENTS: &[&str] = &["codex", "claude", "kiro", "cursor", "gemini", "aider"];
+
+/// Start time (clock ticks since boot) of a live process, to tell a reused pid apart.
+pub fn start_time(pid: i32) -> Option<u64> {
+    procfs::process::Process::new(pid)
+        .ok()?
+        .stat()
+        .ok()
+        .map(|s| s.starttime)
+}
+
+/// Session id of a process: requests from one session are one "process tree".
+pub fn session(pid: i32) -> Option<i32> {
+    procfs::process::Process::new(pid)
+        .ok()?
+        .stat()
+        .ok()
+        .map(|s| s.session)
+}
+
+/// `cat <- bash <- node .../codex.js`: each ancestor's name, with the script an
+/// interpreter runs when that is what names it.
+pub fn chain(reader: &Reader) -> Vec<String> {
+    let mut out = vec![label(
+        reader
+            .exe
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map_or("?".into(), |n| n.to_string_lossy().into_owned()),
+        &reader.cmdline,
+    )];
+    out.extend(reader.parents.iter().map(|a| label(a.name.clone(), &a.cmdline)));
+    out
+}
+
+fn label(name: String, cmdline: &[String]) -> String {
+    let interpreter = ["node", "python", "python3", "deno", "bun", "ruby", "perl"]
+        .iter()
+        .any(|i| name == *i || name.starts_with(&format!("{i}.")));
+    match cmdline.get(1) {
+        Some(script) if interpreter && !script.starts_with('-') => format!("{name} {}", shorten(script)),
+        _ => name,
+    }
+}
+
+fn shorten(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.len() > 3 {
+        format!(".../{}", parts[parts.len() - 2..].join("/"))
+    } else {
+        path.to_owned()
+    }
+}
+
+/// The first AI agent found in the reader or its ancestors.
+pub fn ai_agent(reader: &Reader, agents: &[String]) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut push = |exe: Option<&std::path::Path>, cmdline: &[String], name: &str| {
+        words.push(name.to_owned());
+        if let Some(e) = exe {
+            words.extend(e.iter().map(|c| c.to_string_lossy().into_owned()));
+        }
+        for arg in cmdline.iter().take(3) {
+            words.extend(arg.split('/').map(str::to_owned));
+        }
+    };
+    push(reader.exe.as_deref(), &reader.cmdline, "");
+    for a in &reader.parents {
+        push(a.exe.as_deref(), &a.cmdline, &a.name);
+    }
+    words.iter().find_map(|w| {
+        let w = w.to_ascii_lowercase();
+        agents.iter().find(|a| {
+            let a = a.to_ascii_lowercase();
+            w == a
+                || w.strip_prefix(&a)
+                    .is_some_and(|rest| rest.starts_with(['-', '.', '_', '@']))
+        })
+        .cloned()
+    })
+}
+
+/// The text of a prompt: environment, process, parents, agent warning.
+pub fn prompt_text(env: &str, reader: &Reader, ai: Option<&str>) -> String {
+    let exe = reader
+        .exe
+        .as_ref()
+        .map_or_else(|| "(unknown)".to_owned(), |p| p.display().to_string());
+    let cwd = reader
+        .cwd
+        .as_ref()
+        .map_or_else(|| "(unknown)".to_owned(), |p| p.display().to_string());
+    let mut cmd = reader.cmdline.join(" ");
+    if cmd.chars().count() > 200 {
+        cmd = cmd.chars().take(197).collect::<String>() + "...";
+    }
+    let mut t = format!(
+        "A process wants to read environment \"{env}\".\n\nProcess: {exe} (pid {}, uid {})\nCommand: {cmd}\nIn:      {cwd}\nParents: {}\n",
+        reader.pid,
+        reader.uid,
+        chain(reader).join(" <- ")
+    );
+    if let Some(a) = ai {
+        t.push_str(&format!(
+            "\nWARNING: started by an AI agent ({a}). Allow only if you expect it to read these secrets.\n"
+        ));
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openv_mount::Ancestor;
+    use std::path::PathBuf;
+
+    fn reader() -> Reader {
+        Reader {
+            pid: 42,
+            tid: 42,
+            uid: 1000,
+            exe: Some(PathBuf::from("/usr/bin/cat")),
+            cmdline: vec!["cat".into(), ".env".into()],
+            cwd: Some(PathBuf::from("/home/u/app")),
+            start_time: 7,
+            parents: vec![
+                Ancestor {
+                    pid: 41,
+                    name: "bash".into(),
+                    exe: Some(PathBuf::from("/usr/bin/bash")),
+                    cmdline: vec!["bash".into()],
+                },
+                Ancestor {
+                    pid: 40,
+                    name: "node".into(),
+                    exe: Some(PathBuf::from("/usr/bin/node")),
+                    cmdline: vec![
+                        "node".into(),
+                        "/usr/lib/node_modules/@openai/codex/bin/codex.js".into(),
+                    ],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn chain_and_agent_mark() {
+        let r = reader();
+        assert_eq!(chain(&r).join(" <- "), "cat <- bash <- node .../bin/codex.js");
+        let agents: Vec<String> = DEFAULT_AI_AGENTS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(ai_agent(&r, &agents).as_deref(), Some("codex"));
+        let text = prompt_text("dev", &r, Some("codex"));
+        assert!(text.contains("cat <- bash <- node .../bin/codex.js"), "{text}");
+        assert!(text.contains("AI agent (codex)"));
+        let mut plain = reader();
+        plain.parents.truncate(1);
+        assert_eq!(ai_agent(&plain, &agents), None);
+        // "cursorless" is not "cursor".
+        plain.parents[0].name = "cursorless".into();
+        assert_eq!(ai_agent(&plain, &agents), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! Session grants given at a prompt. They live in the agent's memory only and all end
+//! when the vault is locked.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use openv_mount::Reader;
+use serde::{Deserialize, Serialize};
+
+use super::exehash::ExeHashes;
+
+/// How far an approval reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// This open only.
+    Once,
+    /// This process (pid + start time) until it exits.
+    Process,
+    /// This executable (path + content hash), optionally under a directory, for a time.
+    Exe,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "once" => Some(Self::Once),
+            "process" => Some(Self::Process),
+            "exe" => Some(Self::Exe),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Process { pid: i32, start_time: u64 },
+    Exe { path: PathBuf, hash: String, cwd: Option<PathBuf>, until: Instant },
+}
+
+#[derive(Debug, Clone)]
+struct Grant {
+    id: u64,
+    env: String,
+    kind: Kind,
+}
+
+#[derive(Debug, Default)]
+pub struct Grants {
+    grants: Vec<Grant>,
+    next: u64,
+    hashes: ExeHashes,
+}
+
+impl Grants {
+    pub fn clear(&mut self) {
+        self.grants.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.grants.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+    }
+
+    /// Records a grant for `reader` reading `env`; `Once` records nothing.
+    pub fn add(&mut self, env: &str, reader: &Reader, scope: Scope, ttl: Duration, cwd: Option<PathBuf>) {
+        let kind = match scope {
+            Scope::Once => return,
+            Scope::Process => Kind::Process {
+                pid: reader.pid,
+                start_time: reader.start_time,
+            },
+            Scope::Exe => {
+                let Some(path) = reader.exe.clone() else { return };
+                let Some(hash) = self.hashes.hash(&path) else { return };
+                Kind::Exe {
+                    path,
+                    hash,
+                    cwd,
+                    until: Instant::now() + ttl,
+                }
+            }
+        };
+        self.next += 1;
+        self.grants.push(Grant {
+            id: self.next,
+            env: env.to_owned(),
+            kind,
+        });
+    }
+
+    /// The grant covering `reader`, described for the log.
+    pub fn covering(&mut self, env: &str, reader: &Reader) -> Option<String> {
+        let now = Instant::now();
+        self.grants.retain(|g| match &g.kind {
+            Kind::Exe { until, .. } => *until > now,
+            Kind::Process { .. } => true,
+        });
+        let hashes = &mut self.hashes;
+        self.grants.iter().find_map(|g| {
+            if g.env != env {
+                return None;
+            }
+            match &g.kind {
+                Kind::Process { pid, start_time } => (reader.pid == *pid
+                    && reader.start_time == *start_time)
+                    .then(|| format!("process grant #{} (pid {pid})", g.id)),
+                Kind::Exe {
+                    path,
+                    hash,
+                    cwd,
+                    until,
+                } => {
+                    let same_exe = reader.exe.as_deref() == Some(path.as_path());
+                    let in_dir = match (cwd, &reader.cwd) {
+                        (None, _) => true,
+                        (Some(d), Some(c)) => c.starts_with(d),
+                        (Some(_), None) => false,
+                    };
+                    // The content hash catches a binary replaced at the same path.
+                    (same_exe && in_dir && hashes.hash(path).as_ref() == Some(hash)).then(|| {
+                        format!(
+                            "exe grant #{} ({}, {} s left)",
+                            g.id,
+                            path.display(),
+                            until.saturating_duration_since(now).as_secs()
+                        )
+                    })
+                }
+            }
+        })
+    }
+
+    /// Drops process grants whose process is gone or was replaced.
+    pub fn prune_exited(&mut self) {
+        self.grants.retain(|g| match g.kind {
+            Kind::Process { pid, start_time } => super::describe::start_time(pid) == Some(start_time),
+            Kind::Exe { .. } => true,
+        });
+    }
+}

@@ -1,0 +1,254 @@
+//! Whether a process may read an environment: persistent rules, session grants, and
+//! when neither decides, a person (pinentry dialog or the headless queue).
+//!
+//! `Approvals::check` is the one decision point for mount reads and `openv run`.
+
+pub mod describe;
+mod exehash;
+pub mod grants;
+pub mod pending;
+pub mod policy;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use openv_mount::Reader;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::store::StoreError;
+use crate::store::local::Rule;
+use crate::store::sqlite::SqliteVault;
+use grants::{Grants, Scope};
+use pending::{Outcome, Pending, PendingView};
+
+/// Who may be asked (`OPENV_PROMPT` or config `prompt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptMode {
+    /// Desktop dialog, else terminal dialog, else the queue.
+    Auto,
+    /// pinentry only where one can be shown; the queue still answers.
+    Pinentry,
+    /// Only `openv pending` / `openv approve`.
+    Queue,
+    /// Nobody: what no rule or grant covers is denied at once.
+    None,
+}
+
+impl PromptMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Self::Auto),
+            "pinentry" => Some(Self::Pinentry),
+            "queue" => Some(Self::Queue),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Pinentry => "pinentry",
+            Self::Queue => "queue",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: PromptMode,
+    pub timeout: Duration,
+    /// Scope of an approval given by a two-button dialog.
+    pub scope: Scope,
+    /// Lifetime of an exe grant when none is given.
+    pub exe_ttl: Duration,
+    pub ai_agents: Vec<String>,
+    pub pinentry: Option<PathBuf>,
+}
+
+/// Where the user was last seen, from the most recent interactive CLI command.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientContext {
+    pub tty: Option<String>,
+    pub display: Option<String>,
+    pub wayland: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allow { because: String },
+    Deny { reason: String },
+}
+
+/// A prompt that must be shown now (a new pending request).
+#[derive(Debug, Clone)]
+pub struct PromptJob {
+    pub id: u64,
+    pub env: String,
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub enum Check {
+    Decided(Verdict),
+    /// Wait on the receiver (bounded by the timeout); show `job` if it is a new prompt.
+    Ask {
+        id: u64,
+        rx: oneshot::Receiver<Outcome>,
+        job: Option<PromptJob>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Approvals {
+    pub settings: Settings,
+    pub grants: Grants,
+    pub pending: Pending,
+    pub context: ClientContext,
+    rules: Option<Vec<Rule>>,
+    pub rate_limited_until: Option<SystemTime>,
+}
+
+impl Approvals {
+    pub fn new(settings: Settings, rate_limit: usize) -> Self {
+        Self {
+            settings,
+            grants: Grants::default(),
+            pending: Pending::new(rate_limit, Duration::from_secs(60)),
+            context: ClientContext::default(),
+            rules: None,
+            rate_limited_until: None,
+        }
+    }
+
+    /// Rules changed in the vault: reload on next use.
+    pub fn rules_changed(&mut self) {
+        self.rules = None;
+    }
+
+    fn rules(&mut self, vault: &SqliteVault) -> Result<&[Rule], StoreError> {
+        if self.rules.is_none() {
+            self.rules = Some(vault.list_rules()?);
+        }
+        Ok(self.rules.as_deref().unwrap_or_default())
+    }
+
+    /// Rules and grants only: never asks anybody.
+    pub fn covered(&mut self, vault: &SqliteVault, env: &str, reader: &Reader) -> Result<Option<Verdict>, StoreError> {
+        let me = nix::unistd::geteuid().as_raw();
+        if reader.uid != me {
+            return Ok(Some(Verdict::Deny {
+                reason: format!("reader runs as uid {}, not {me}", reader.uid),
+            }));
+        }
+        let now = crate::store::now();
+        if let Some(rule) = policy::evaluate(self.rules(vault)?, env, reader, now) {
+            let what = format!("{} rule #{}", rule.effect.as_str(), rule.id);
+            return Ok(Some(match rule.effect {
+                crate::store::local::Effect::Allow => Verdict::Allow { because: what },
+                crate::store::local::Effect::Deny => Verdict::Deny { reason: what },
+            }));
+        }
+        Ok(self
+            .grants
+            .covering(env, reader)
+            .map(|because| Verdict::Allow { because }))
+    }
+
+    /// The decision for one read: rules, grants, then a person.
+    pub fn check(&mut self, vault: &SqliteVault, env: &str, reader: &Reader) -> Result<Check, StoreError> {
+        if let Some(v) = self.covered(vault, env, reader)? {
+            return Ok(Check::Decided(v));
+        }
+        if self.settings.mode == PromptMode::None {
+            let exe = reader
+                .exe
+                .as_ref()
+                .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+            return Ok(Check::Decided(Verdict::Deny {
+                reason: format!(
+                    "no rule or grant covers {exe} and prompts are off (prompt = none): run `openv allow -e {env} --exe {exe}`"
+                ),
+            }));
+        }
+        let ai = describe::ai_agent(reader, &self.settings.ai_agents);
+        let text = describe::prompt_text(env, reader, ai.as_deref());
+        let tree = describe::session(reader.pid).unwrap_or(reader.pid);
+        match self.pending.enqueue(env, reader, tree, ai, text.clone()) {
+            Ok((rx, id, new)) => Ok(Check::Ask {
+                id,
+                rx,
+                job: new.then(|| PromptJob {
+                    id,
+                    env: env.to_owned(),
+                    text,
+                }),
+            }),
+            Err(limited) => {
+                self.rate_limited_until = Some(limited.until);
+                Ok(Check::Decided(Verdict::Deny {
+                    reason: format!(
+                        "prompt rate limit reached ({} prompts a minute): denied without asking",
+                        self.pending.limit
+                    ),
+                }))
+            }
+        }
+    }
+
+    /// Answers a pending request: grants per scope, then every coalesced open hears it.
+    /// Returns the request (for the audit log) or `None` if it is gone.
+    pub fn answer(
+        &mut self,
+        id: u64,
+        allow: bool,
+        scope: Scope,
+        ttl: Option<Duration>,
+        cwd: Option<PathBuf>,
+        by: &str,
+    ) -> Option<(pending::Item, Outcome)> {
+        let item = self.pending.take(id)?;
+        let outcome = if allow {
+            self.grants.add(
+                &item.env,
+                &item.reader,
+                scope,
+                ttl.unwrap_or(self.settings.exe_ttl),
+                cwd,
+            );
+            Outcome::Allow {
+                scope,
+                because: format!("approved ({}) by {by}", scope_name(scope)),
+            }
+        } else {
+            Outcome::Deny {
+                reason: format!("denied by {by}"),
+            }
+        };
+        Some((item, outcome))
+    }
+
+    /// Locking ends every grant and every pending request.
+    pub fn on_lock(&mut self) {
+        self.grants.clear();
+        for item in self.pending.take_all() {
+            item.settle(&Outcome::Deny {
+                reason: "the vault was locked".into(),
+            });
+        }
+    }
+
+    pub fn list_pending(&self) -> Vec<PendingView> {
+        self.pending.list()
+    }
+}
+
+pub fn scope_name(s: Scope) -> &'static str {
+    match s {
+        Scope::Once => "once",
+        Scope::Process => "process",
+        Scope::Exe => "exe",
+    }
+}

@@ -1,0 +1,230 @@
+//! Appending to the log: one writer per directory, rotation by size.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::Deserialize;
+
+use super::files::{self, CURRENT};
+use super::{AuditError, Event, GENESIS, Record, line_hash};
+
+/// The writer of one audit directory.
+///
+/// Durability: each `append` hands the whole line to the kernel in ONE `write(2)` on a file
+/// opened `O_APPEND` (the line is built in a reused buffer first: a buffered writer that
+/// is flushed per event, without ever leaving half a line in user space). There is no
+/// fsync per event, which keeps an append at a few microseconds: a line survives a crash
+/// or `kill -9` of the agent, but an OS crash or power loss can lose the last seconds of
+/// lines or leave the last one cut short. `open` copes with a cut line (see
+/// [`AuditLog::open`]) and `verify` reports it. Rotation, [`AuditLog::sync`] and drop do
+/// fsync, so closed files are complete on disk.
+#[derive(Debug)]
+pub struct AuditLog {
+    dir: PathBuf,
+    max_file_bytes: u64,
+    /// `None` after a failed write: the next append re-reads the end of the chain from
+    /// disk instead of trusting what this struct believes was written.
+    file: Option<File>,
+    /// Bytes in the current file.
+    size: u64,
+    next_seq: u64,
+    /// Hash of the last line written: the next line's `prev`.
+    prev: String,
+    next_rotated: u64,
+    line: Vec<u8>,
+    /// A second writer would fork the chain; held for the life of the log.
+    _lock: Flock<File>,
+}
+
+/// Only what `open` needs from the last line.
+#[derive(Deserialize)]
+struct SeqOnly {
+    seq: u64,
+}
+
+impl AuditLog {
+    /// Opens (creating, 0700) the audit directory `dir` and continues the chain from the
+    /// last line already there. Files are created 0600; an existing directory or current
+    /// file that others can access is refused.
+    ///
+    /// If `audit.jsonl` ends with a cut line (crash while writing), that file is renamed
+    /// to the next rotated name untouched, so the evidence stays for `verify` to report,
+    /// and the chain continues from the last complete line.
+    pub fn open(dir: &Path, max_file_bytes: u64) -> Result<Self, AuditError> {
+        files::ensure_private_dir(dir)?;
+        let handle = File::open(dir).map_err(|e| AuditError::io("open", dir, e))?;
+        let lock = Flock::lock(handle, FlockArg::LockExclusiveNonblock).map_err(|_| {
+            AuditError::Busy {
+                path: dir.display().to_string(),
+            }
+        })?;
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            max_file_bytes,
+            file: None,
+            size: 0,
+            next_seq: 1,
+            prev: GENESIS.to_string(),
+            next_rotated: 1,
+            line: Vec::with_capacity(1024),
+            _lock: lock,
+        };
+        log.resume()?;
+        Ok(log)
+    }
+
+    /// Appends one event and returns the record as written.
+    pub fn append(&mut self, event: Event) -> Result<Record, AuditError> {
+        if self.file.is_none() {
+            self.resume()?;
+        }
+        let record = Record {
+            seq: self.next_seq,
+            time: SystemTime::now(),
+            prev: self.prev.clone(),
+            event,
+        };
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &record).map_err(AuditError::Encode)?;
+        self.line.push(b'\n');
+        let len = self.line.len() as u64;
+        // A line longer than the limit still goes into a file of its own.
+        if self.size > 0 && self.size.saturating_add(len) > self.max_file_bytes {
+            self.rotate()?;
+        }
+        let current = self.dir.join(CURRENT);
+        let written = match self.file.as_mut() {
+            Some(f) => f.write_all(&self.line),
+            None => return Err(AuditError::io("append to", &current, lost_file())),
+        };
+        if let Err(e) = written {
+            // Part of the line may be on disk: forget our idea of the end.
+            self.file = None;
+            return Err(AuditError::io("append to", &current, e));
+        }
+        self.size += len;
+        self.next_seq += 1;
+        self.prev = line_hash(&self.line);
+        Ok(record)
+    }
+
+    /// Forces the lines written so far to disk (for example before locking the vault or
+    /// at shutdown). Not needed for correctness, only for durability across power loss.
+    pub fn sync(&mut self) -> Result<(), AuditError> {
+        if let Some(f) = &self.file {
+            f.sync_data()
+                .map_err(|e| AuditError::io("sync", &self.dir.join(CURRENT), e))?;
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The `seq` the next line will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Hash of the last line written (or [`GENESIS`]): the head of the chain.
+    pub fn head(&self) -> &str {
+        &self.prev
+    }
+
+    /// Finds the end of the chain on disk and opens `audit.jsonl` for appending.
+    fn resume(&mut self) -> Result<(), AuditError> {
+        self.file = None;
+        let listing = files::list(&self.dir)
+            .map_err(|e| AuditError::io("list audit directory", &self.dir, e))?;
+        self.next_rotated = listing.next_number;
+        let current = self.dir.join(CURRENT);
+        let mut last = None;
+        for path in listing.files.iter().rev() {
+            let tail = files::last_line(path).map_err(|e| AuditError::io("read", path, e))?;
+            let mut path = path.clone();
+            if tail.torn && path == current {
+                path = self.move_aside()?;
+            }
+            if let Some(line) = tail.line {
+                last = Some((path, line));
+                break;
+            }
+        }
+        (self.next_seq, self.prev) = match last {
+            None => (1, GENESIS.to_string()),
+            Some((path, line)) => {
+                let parsed: SeqOnly =
+                    serde_json::from_slice(&line).map_err(|e| AuditError::Damaged {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                (parsed.seq.saturating_add(1), line_hash(&line))
+            }
+        };
+        let file = open_current(&current)?;
+        self.size = file
+            .metadata()
+            .map_err(|e| AuditError::io("read", &current, e))?
+            .len();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Starts a new `audit.jsonl`; the old one keeps its bytes under a numbered name.
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        let current = self.dir.join(CURRENT);
+        // Rare, so it can afford an fsync: a closed file is complete on disk.
+        if let Some(f) = self.file.take() {
+            f.sync_all()
+                .map_err(|e| AuditError::io("sync", &current, e))?;
+        }
+        self.move_aside()?;
+        let file = open_current(&current)?;
+        files::sync_dir(&self.dir)?;
+        self.file = Some(file);
+        self.size = 0;
+        Ok(())
+    }
+
+    /// Renames `audit.jsonl` to the next free `audit-NNNNNN.jsonl`; returns the new path.
+    fn move_aside(&mut self) -> Result<PathBuf, AuditError> {
+        let current = self.dir.join(CURRENT);
+        let mut to = self.dir.join(files::rotated_name(self.next_rotated));
+        // Never overwrite: a file with that name (put there by someone else) is skipped.
+        while fs::symlink_metadata(&to).is_ok() {
+            self.next_rotated += 1;
+            to = self.dir.join(files::rotated_name(self.next_rotated));
+        }
+        fs::rename(&current, &to).map_err(|e| AuditError::io("rotate", &current, e))?;
+        self.next_rotated += 1;
+        Ok(to)
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        // Best effort: an error here has nowhere to go, and the lines are already in the
+        // kernel's hands.
+        let _ = self.sync();
+    }
+}
+
+fn open_current(path: &Path) -> Result<File, AuditError> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| AuditError::io("open", path, e))?;
+    files::check_private(path, "audit log", "600")?;
+    Ok(file)
+}
+
+fn lost_file() -> std::io::Error {
+    std::io::Error::other("the audit file was not reopened after an earlier error")
+}

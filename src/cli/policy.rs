@@ -1,0 +1,146 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use super::{client, output};
+use crate::ipc::protocol::{Request, Response};
+use crate::paths::Home;
+use crate::store::local::Effect;
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Let an executable read an environment without asking.
+    Allow(RuleArgs),
+    /// Never let an executable read an environment (deny rules win over allow rules).
+    Deny(RuleArgs),
+    /// List rules.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a rule by id (see `openv policy list`).
+    Rm { id: i64 },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RuleArgs {
+    #[arg(short, long = "env", env = "OPENV_ENV")]
+    pub env: String,
+    /// The executable: a path, or a command name looked up in PATH. Symlinks are
+    /// resolved (python3 -> python3.11), as the kernel reports it.
+    #[arg(long, value_name = "PATH")]
+    pub exe: PathBuf,
+    /// Only when the process runs in this directory or below.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Only for this long (e.g. 8h, 30m); default: until removed.
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub for_: Option<Duration>,
+}
+
+/// Resolves a command name through PATH, then symlinks.
+fn resolve_exe(exe: &Path) -> anyhow::Result<PathBuf> {
+    let found = if exe.components().count() == 1 && !exe.is_absolute() {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|d| d.join(exe))
+            .find(|p| p.is_file())
+            .with_context(|| format!("{} is not in PATH: give the full path", exe.display()))?
+    } else {
+        exe.to_owned()
+    };
+    found
+        .canonicalize()
+        .with_context(|| format!("executable {}", found.display()))
+}
+
+pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()> {
+    let exe = resolve_exe(&a.exe)?;
+    if std::fs::read(&exe).is_ok_and(|b| b.starts_with(b"#!")) {
+        eprintln!(
+            "note: {} is a script: the process that opens the file is its interpreter (see its #! line); use that instead",
+            exe.display()
+        );
+    }
+    let exe_s = exe.to_str().context("the executable's path is not UTF-8")?.to_owned();
+    let cwd = match a.cwd {
+        Some(d) => Some(
+            d.canonicalize()
+                .with_context(|| format!("directory {}", d.display()))?
+                .to_str()
+                .context("the directory's path is not UTF-8")?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let Response::RuleAdded { id } = client(home)
+        .await?
+        .call(&Request::PolicyAdd {
+            env: a.env.clone(),
+            effect,
+            exe: exe_s.clone(),
+            cwd: cwd.clone(),
+            for_secs: a.for_.map(|d| d.as_secs().max(1)),
+        })
+        .await?
+    else {
+        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+    };
+    let verb = match effect {
+        Effect::Allow => "may now read",
+        Effect::Deny => "may never read",
+    };
+    let mut what = format!("rule {id}: {exe_s} {verb} {}", a.env);
+    if let Some(c) = cwd {
+        what.push_str(&format!(" (in {c})"));
+    }
+    if let Some(d) = a.for_ {
+        what.push_str(&format!(" for {}", humantime::format_duration(d)));
+    }
+    println!("{what}");
+    Ok(())
+}
+
+pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
+    match cmd {
+        PolicyCommand::Allow(a) => add(home, Effect::Allow, a).await,
+        PolicyCommand::Deny(a) => add(home, Effect::Deny, a).await,
+        PolicyCommand::List { json } => {
+            let Response::Rules { rules } = client(home).await?.call(&Request::PolicyList).await?
+            else {
+                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+            };
+            if json {
+                return output::json(&rules);
+            }
+            if rules.is_empty() {
+                println!("no rules: add one with `openv policy allow -e ENV --exe PATH`");
+                return Ok(());
+            }
+            let now = crate::store::now();
+            println!("  ID  EFFECT  ENV  EXE  [CWD]  [EXPIRES]");
+            for r in rules {
+                let mut line = format!("{:>4}  {:6}  {}  {}", r.id, r.effect.as_str(), r.env, r.exe);
+                if let Some(c) = r.cwd {
+                    line.push_str(&format!("  in {c}"));
+                }
+                match r.expires {
+                    Some(t) if t <= now => line.push_str("  (expired)"),
+                    Some(t) => line.push_str(&format!("  until {}", output::time(t))),
+                    None => {}
+                }
+                println!("{line}");
+            }
+            Ok(())
+        }
+        PolicyCommand::Rm { id } => {
+            client(home).await?.call(&Request::PolicyRemove { id }).await?;
+            println!("removed rule {id}");
+            Ok(())
+        }
+    }
+}
