@@ -18,7 +18,7 @@ fn event(i: usize) -> Event {
         .exe("/usr/bin/node")
         .chain(["npm", "bash", "codex"])
         .cwd("/home/user/projects/app")
-        .decision(if i % 10 == 0 {
+        .decision(if i.is_multiple_of(10) {
             Decision::Denied
         } else {
             Decision::Allowed
@@ -71,7 +71,10 @@ fn main() {
     let query_time = t.elapsed();
     assert_eq!(last.len(), 50);
 
-    println!("| audit log ({EVENTS} events, {} files) | figure | target |", report.files);
+    println!(
+        "| audit log ({EVENTS} events, {} files) | figure | target |",
+        report.files
+    );
     println!("|---|---|---|");
     println!(
         "| append, median | {:.1} µs | < 50 µs {} |",

@@ -71,17 +71,34 @@ fn fuse(dir: &Path, body: &[u8]) -> Result<()> {
         std::fs::metadata(&path)?;
         Ok(start.elapsed())
     })?;
-    println!("FUSE stat (one kernel round trip, no owner): median {:.1} µs", micros(stat));
-    report("FUSE approved, owner on another thread", &path, body, file[1])?;
+    println!(
+        "FUSE stat (one kernel round trip, no owner): median {:.1} µs",
+        micros(stat)
+    );
+    report(
+        "FUSE approved, owner on another thread",
+        &path,
+        body,
+        file[1],
+    )?;
     m.unmount()?;
 
     // An owner that answers inside the handler (a cached grant): no thread hop.
     let served = body.to_vec();
-    let m = mount(&path, MountOptions::default(), move |request: OpenRequest| {
-        request.serve(Zeroizing::new(served.clone()));
-    })?;
+    let m = mount(
+        &path,
+        MountOptions::default(),
+        move |request: OpenRequest| {
+            request.serve(Zeroizing::new(served.clone()));
+        },
+    )?;
     m.set_content_info(body.len() as u64, SystemTime::now());
-    report("FUSE approved, owner answering inline", &path, body, file[1])?;
+    report(
+        "FUSE approved, owner answering inline",
+        &path,
+        body,
+        file[1],
+    )?;
     println!("FUSE stats: {:?}", m.stats());
     m.unmount()?;
     Ok(())

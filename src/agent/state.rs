@@ -124,9 +124,12 @@ impl State {
 
     /// Pending requests and process grants of processes that exited go away.
     pub fn reap_exited(&mut self) {
-        let alive = |pid: i32, start: u64| crate::approvals::describe::start_time(pid) == Some(start);
+        let alive = crate::approvals::describe::waiting_reader_alive;
         for item in self.approvals.pending.prune_exited(alive) {
-            tracing::info!(id = item.id, env = %item.env, pid = item.reader.pid, "pending request dropped: its process exited");
+            tracing::info!(id = item.id, env = %item.env, pid = item.reader.pid, "pending request dropped: its process exited or is being killed");
+            item.settle(&crate::approvals::pending::Outcome::Deny {
+                reason: "the process exited or was interrupted while waiting".into(),
+            });
         }
         self.approvals.grants.prune_exited();
     }

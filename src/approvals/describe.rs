@@ -15,6 +15,22 @@ pub fn start_time(pid: i32) -> Option<u64> {
         .map(|s| s.starttime)
 }
 
+/// True while the process exists (same start time) and is not being killed or
+/// interrupted. A reader blocked in a FUSE open cannot exit until it gets an answer, so a
+/// pending SIGKILL, SIGTERM, SIGINT, SIGHUP or SIGQUIT means "gone": deny and let it go.
+pub fn waiting_reader_alive(pid: i32, start: u64) -> bool {
+    let Ok(p) = procfs::process::Process::new(pid) else {
+        return false;
+    };
+    if p.stat().map(|s| s.starttime).ok() != Some(start) {
+        return false;
+    }
+    const FATAL: u64 = (1 << (9 - 1)) | (1 << (15 - 1)) | (1 << (2 - 1)) | (1 << (1 - 1)) | (1 << (3 - 1));
+    p.status()
+        .map(|s| (s.sigpnd | s.shdpnd) & FATAL == 0)
+        .unwrap_or(false)
+}
+
 /// Session id of a process: requests from one session are one "process tree".
 pub fn session(pid: i32) -> Option<i32> {
     procfs::process::Process::new(pid)

@@ -55,8 +55,10 @@ pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
 
 /// The name shown in reports: the file name only (all files share one directory).
 pub(crate) fn display_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The end of a file.
@@ -221,7 +223,10 @@ mod tests {
         assert!(tail.torn);
 
         fs::write(&p, "only\n").expect("write");
-        assert_eq!(last_line(&p).expect("tail").line.as_deref(), Some(&b"only\n"[..]));
+        assert_eq!(
+            last_line(&p).expect("tail").line.as_deref(),
+            Some(&b"only\n"[..])
+        );
         fs::write(&p, "torn").expect("write");
         let tail = last_line(&p).expect("tail");
         assert!(tail.line.is_none() && tail.torn);
@@ -233,7 +238,12 @@ mod tests {
     #[test]
     fn rotated_files_sort_by_number() {
         let t = tempfile::tempdir().expect("tempdir");
-        for n in ["audit-000010.jsonl", "audit-000002.jsonl", "audit.jsonl", "other.txt"] {
+        for n in [
+            "audit-000010.jsonl",
+            "audit-000002.jsonl",
+            "audit.jsonl",
+            "other.txt",
+        ] {
             fs::write(t.path().join(n), "").expect("write");
         }
         let l = list(t.path()).expect("list");

@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::Deserialize;
 
@@ -57,9 +58,13 @@ impl AuditLog {
     pub fn open(dir: &Path, max_file_bytes: u64) -> Result<Self, AuditError> {
         files::ensure_private_dir(dir)?;
         let handle = File::open(dir).map_err(|e| AuditError::io("open", dir, e))?;
-        let lock = Flock::lock(handle, FlockArg::LockExclusiveNonblock).map_err(|_| {
-            AuditError::Busy {
-                path: dir.display().to_string(),
+        let lock = Flock::lock(handle, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+            if errno == Errno::EWOULDBLOCK {
+                AuditError::Busy {
+                    path: dir.display().to_string(),
+                }
+            } else {
+                AuditError::io("lock", dir, errno.into())
             }
         })?;
         let mut log = Self {

@@ -45,9 +45,8 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<Record>, AuditError> {
         let result = query_files(before.iter().map(|(p, _)| p.as_path()), filter);
         // A rotation between listing and reading would hide lines: read again.
         let changed = || {
-            files::snapshot(dir).is_ok_and(|now| {
-                now.iter().map(|(p, _)| p).ne(before.iter().map(|(p, _)| p))
-            })
+            files::snapshot(dir)
+                .is_ok_and(|now| now.iter().map(|(p, _)| p).ne(before.iter().map(|(p, _)| p)))
         };
         match result {
             _ if attempts < 3 && changed() => attempts += 1,

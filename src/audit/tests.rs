@@ -42,7 +42,7 @@ fn build(n: u64) -> (tempfile::TempDir, PathBuf) {
     let dir = t.path().join("audit");
     let mut log = AuditLog::open(&dir, 1500).expect("open");
     for i in 0..n {
-        let d = if i % 2 == 0 {
+        let d = if i.is_multiple_of(2) {
             Decision::Allowed
         } else {
             Decision::Denied
@@ -113,8 +113,9 @@ fn files_are_private_and_open_dirs_refused() {
 #[test]
 fn one_writer_per_directory() {
     let t = tempfile::tempdir().expect("tempdir");
-    let _log = AuditLog::open(t.path(), 1 << 20).expect("open");
-    let err = AuditLog::open(t.path(), 1 << 20).expect_err("second writer refused");
+    let dir = t.path().join("audit");
+    let _log = AuditLog::open(&dir, 1 << 20).expect("open");
+    let err = AuditLog::open(&dir, 1 << 20).expect_err("second writer refused");
     assert!(matches!(err, AuditError::Busy { .. }), "{err}");
 }
 
@@ -136,7 +137,10 @@ fn chain_continues_across_reopen() {
     assert_eq!((rec.seq, rec.prev.as_str()), (4, head.as_str()));
     drop(log);
     let report = verify(&dir).expect("valid");
-    assert_eq!((report.files, report.lines, report.last_seq), (1, 4, Some(4)));
+    assert_eq!(
+        (report.files, report.lines, report.last_seq),
+        (1, 4, Some(4))
+    );
 }
 
 #[test]
@@ -204,7 +208,10 @@ fn edit_of_a_files_last_line_is_caught_by_the_next_file() {
         err.location(),
         Some(&at("audit-000001.jsonl", n as u64, n as u64))
     );
-    assert!(err.to_string().contains("audit-000002.jsonl line 1"), "{err}");
+    assert!(
+        err.to_string().contains("audit-000002.jsonl line 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -380,7 +387,12 @@ fn empty_or_missing_log() {
     drop(AuditLog::open(&dir, 100).expect("open"));
     let report = verify(&dir).expect("empty log is valid");
     assert_eq!(
-        (report.files, report.lines, report.last_seq, report.head.as_str()),
+        (
+            report.files,
+            report.lines,
+            report.last_seq,
+            report.head.as_str()
+        ),
         (1, 0, None, GENESIS)
     );
 }
@@ -392,14 +404,23 @@ fn query_filters() {
     let mut log = AuditLog::open(&dir, 1000).expect("open");
     log.append(read_event("dev", Decision::Allowed)).expect("1");
     log.append(read_event("prod", Decision::Denied)).expect("2");
-    log.append(Event::new(EventKind::McpCall).client("codex").detail("list_variables"))
-        .expect("3");
+    log.append(
+        Event::new(EventKind::McpCall)
+            .client("codex")
+            .detail("list_variables"),
+    )
+    .expect("3");
     std::thread::sleep(Duration::from_millis(20));
     let mid = SystemTime::now();
     std::thread::sleep(Duration::from_millis(20));
-    log.append(read_event("prod", Decision::Allowed)).expect("4");
-    log.append(Event::new(EventKind::Approve).env("prod").decision(Decision::Allowed))
-        .expect("5");
+    log.append(read_event("prod", Decision::Allowed))
+        .expect("4");
+    log.append(
+        Event::new(EventKind::Approve)
+            .env("prod")
+            .decision(Decision::Allowed),
+    )
+    .expect("5");
     log.append(read_event("dev", Decision::Denied)).expect("6");
     drop(log);
 
@@ -412,19 +433,55 @@ fn query_filters() {
     };
     assert_eq!(seqs(Filter::default()), [1, 2, 3, 4, 5, 6]);
     let env = |e: &str| Some(e.to_string());
-    assert_eq!(seqs(Filter { env: env("prod"), ..Filter::default() }), [2, 4, 5]);
-    assert_eq!(seqs(Filter { since: Some(mid), ..Filter::default() }), [4, 5, 6]);
     assert_eq!(
-        seqs(Filter { decision: Some(Decision::Denied), ..Filter::default() }),
+        seqs(Filter {
+            env: env("prod"),
+            ..Filter::default()
+        }),
+        [2, 4, 5]
+    );
+    assert_eq!(
+        seqs(Filter {
+            since: Some(mid),
+            ..Filter::default()
+        }),
+        [4, 5, 6]
+    );
+    assert_eq!(
+        seqs(Filter {
+            decision: Some(Decision::Denied),
+            ..Filter::default()
+        }),
         [2, 6]
     );
     assert_eq!(
-        seqs(Filter { event: Some(EventKind::Read), ..Filter::default() }),
+        seqs(Filter {
+            event: Some(EventKind::Read),
+            ..Filter::default()
+        }),
         [1, 2, 4, 6]
     );
-    assert_eq!(seqs(Filter { event: Some(EventKind::McpCall), ..Filter::default() }), [3]);
-    assert_eq!(seqs(Filter { limit: Some(2), ..Filter::default() }), [5, 6]);
-    assert_eq!(seqs(Filter { limit: Some(0), ..Filter::default() }), Vec::<u64>::new());
+    assert_eq!(
+        seqs(Filter {
+            event: Some(EventKind::McpCall),
+            ..Filter::default()
+        }),
+        [3]
+    );
+    assert_eq!(
+        seqs(Filter {
+            limit: Some(2),
+            ..Filter::default()
+        }),
+        [5, 6]
+    );
+    assert_eq!(
+        seqs(Filter {
+            limit: Some(0),
+            ..Filter::default()
+        }),
+        Vec::<u64>::new()
+    );
     assert_eq!(
         seqs(Filter {
             env: env("prod"),
@@ -435,8 +492,21 @@ fn query_filters() {
         }),
         [4]
     );
-    assert_eq!(seqs(Filter { env: env("nope"), ..Filter::default() }), Vec::<u64>::new());
-    let rec = &query(&dir, &Filter { limit: Some(1), ..Filter::default() }).expect("q")[0];
+    assert_eq!(
+        seqs(Filter {
+            env: env("nope"),
+            ..Filter::default()
+        }),
+        Vec::<u64>::new()
+    );
+    let rec = &query(
+        &dir,
+        &Filter {
+            limit: Some(1),
+            ..Filter::default()
+        },
+    )
+    .expect("q")[0];
     assert_eq!(rec.event, read_event("dev", Decision::Denied));
 }
 

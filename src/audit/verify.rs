@@ -157,13 +157,16 @@ fn verify_files<'a>(paths: impl Iterator<Item = &'a Path>) -> Result<VerifyRepor
                 seq: None,
             };
             if !complete {
-                at.seq = serde_json::from_slice::<SeqOnly>(line).ok().map(|s| s.seq);
+                at.seq = seq_prefix(line);
                 return Err(VerifyError::Truncated { at });
             }
             // The newline is part of the hash but not of the JSON.
             let record: Record = serde_json::from_slice(&line[..line.len() - 1]).map_err(|e| {
                 VerifyError::NotJson {
-                    at: at.clone(),
+                    at: Location {
+                        seq: seq_prefix(line),
+                        ..at.clone()
+                    },
                     reason: e.to_string(),
                 }
             })?;
@@ -225,6 +228,14 @@ fn verify_files<'a>(paths: impl Iterator<Item = &'a Path>) -> Result<VerifyRepor
     })
 }
 
+/// The `seq` of a line that is not valid JSON any more, when its start is intact (lines
+/// are written with `seq` first).
+fn seq_prefix(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, VerifyError> {
     fs::read(path).map_err(|source| VerifyError::Io {
         path: path.display().to_string(),
@@ -259,9 +270,7 @@ impl Rest<'_> {
 fn find_in(file: &str, bytes: &[u8], first_line: u64, seq: u64) -> Option<Location> {
     files::lines(bytes)
         .enumerate()
-        .find(|(_, (line, _))| {
-            serde_json::from_slice::<SeqOnly>(line).is_ok_and(|s| s.seq == seq)
-        })
+        .find(|(_, (line, _))| serde_json::from_slice::<SeqOnly>(line).is_ok_and(|s| s.seq == seq))
         .map(|(i, _)| Location {
             file: file.to_string(),
             line: first_line + i as u64,

@@ -32,6 +32,14 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         "idle lock:    {}",
         humantime::format_duration(std::time::Duration::from_secs(s.idle_lock_secs))
     );
+    println!("mounts:       {}", s.mounts);
+    println!(
+        "approvals:    prompt {}, {} pending, {} session grants",
+        s.prompt, s.pending, s.grants
+    );
+    if let Some(t) = &s.rate_limited_until {
+        println!("              prompts rate-limited until {t}: requests are denied unasked (see the audit log)");
+    }
     println!("socket:       {}", s.socket);
     println!("log:          {}", s.log_file);
     Ok(())

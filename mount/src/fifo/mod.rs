@@ -30,6 +30,8 @@ use crate::{MountOptions, Shared};
 
 /// How long a reader's fd may take to show up in /proc after its open returned.
 const IDENTIFY_WINDOW: Duration = Duration::from_millis(200);
+/// An owner slower than this gets the holders counted again before the write.
+const RECHECK_AFTER: Duration = Duration::from_millis(5);
 /// Pause between rounds while only already-answered readers hold the FIFO.
 const LINGER_PAUSE_MAX: Duration = Duration::from_millis(250);
 
@@ -165,6 +167,11 @@ impl FifoServer {
     }
 }
 
+fn back_off(pause: &mut Duration) {
+    std::thread::sleep(*pause);
+    *pause = (*pause * 2).min(LINGER_PAUSE_MAX);
+}
+
 /// Who holds the FIFO once our writer's open returned.
 enum Found {
     /// Someone not answered yet (listed with every other holder).
@@ -228,14 +235,18 @@ impl Serving {
                     self.answer(writer, holders, next_id)
                 }
                 Found::Nobody => Vec::new(),
-                // Someone we cannot see holds it (another PID namespace?): fail closed.
-                Found::Hidden => self.refuse(writer, Vec::new()),
-                // Readers answered earlier have not closed yet: nothing new to answer. Their
-                // hold made our open return at once, so slow down until they go.
+                // Readers answered earlier have not closed yet: nothing new to answer, and
+                // anyone new would share the stream with them. Their hold makes our next
+                // open return at once: slow down until they go.
                 Found::Answered(holders) => {
                     drop(writer);
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(LINGER_PAUSE_MAX);
+                    back_off(&mut pause);
+                    holders
+                }
+                // Someone we cannot see (another PID namespace?) holds it: fail closed.
+                Found::Hidden => {
+                    let holders = self.refuse(writer, Vec::new());
+                    back_off(&mut pause);
                     holders
                 }
             };
@@ -262,15 +273,20 @@ impl Serving {
             id,
             events: self.events_tx.clone(),
         };
-        self.handler
-            .on_open(OpenRequest::new(reader, self.path.clone(), Box::new(responder)));
+        self.handler.on_open(OpenRequest::new(
+            reader,
+            self.path.clone(),
+            Box::new(responder),
+        ));
+        let asked = Instant::now();
         let Some(bytes) = self.wait_for(id) else {
             return self.refuse(writer, holders);
         };
+        let slow = asked.elapsed() > RECHECK_AFTER;
         // One deadline for reading and closing: a stalled reader delays the next by at most
         // the stall timeout.
         let deadline = Instant::now() + self.stall_timeout;
-        let watch = self.deliver(writer, &bytes, &holders, deadline);
+        let watch = self.deliver(writer, &bytes, &holders, slow, deadline);
         let still = self.wait_released(holders, deadline);
         drop(watch);
         still
@@ -285,8 +301,8 @@ impl Serving {
         self.wait_released(holders, Instant::now() + self.stall_timeout)
     }
 
-    /// Scans /proc for the FIFO's holders until one we have not answered shows up (its fd
-    /// can take a moment to appear), for at most IDENTIFY_WINDOW.
+    /// Scans /proc for the FIFO's holders. A reader's fd can take a moment to appear after
+    /// its open returned, so an empty scan is retried for up to IDENTIFY_WINDOW.
     fn find_holders(&self, writer: &File, answered: &[Holder]) -> Found {
         let me = i32::try_from(std::process::id()).unwrap_or(0);
         let deadline = Instant::now() + IDENTIFY_WINDOW;
@@ -296,15 +312,14 @@ impl Serving {
             if found.iter().any(|h| !answered.contains(h)) {
                 return Found::New(found);
             }
+            if !found.is_empty() {
+                return Found::Answered(found);
+            }
             if !pipe::has_readers(writer) || self.stopping() {
                 return Found::Nobody;
             }
             if Instant::now() >= deadline {
-                return if found.is_empty() {
-                    Found::Hidden
-                } else {
-                    Found::Answered(found)
-                };
+                return Found::Hidden;
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -345,13 +360,16 @@ impl Serving {
         writer: File,
         bytes: &[u8],
         approved: &[Holder],
+        slow: bool,
         deadline: Instant,
     ) -> Option<File> {
         let me = i32::try_from(std::process::id()).unwrap_or(0);
         let expected: BTreeSet<i32> = approved.iter().map(|h| h.pid).collect();
         // Whoever opened since the holders were counted would share the pipe. inotify says
-        // whether anyone did; only then is /proc scanned again to see who.
-        let now = if self.opens.opened_since() {
+        // whether anyone did. It does not see an fd handed on (fork, SCM_RIGHTS), which only
+        // the approved reader can do: after a slow decision, look again anyway.
+        let opened = self.opens.opened_since();
+        let now = if opened || slow {
             holders(&self.inode, me).iter().map(|h| h.pid).collect()
         } else {
             expected.clone()

@@ -145,8 +145,8 @@ impl Filesystem for EnvFs {
             Ok(reader) => reader,
             Err(e) => {
                 tracing::info!(error = %e, "open from an unidentifiable process denied");
-                reply.error(Errno::EACCES);
                 self.shared.counters.denied();
+                reply.error(Errno::EACCES);
                 return;
             }
         };

@@ -84,8 +84,9 @@ impl Slot {
 /// Denies `slot` if nobody answered it yet.
 fn deny(slot: &Slot, shared: &Shared) {
     if let Some(reply) = slot.take() {
-        reply.error(Errno::EACCES);
+        // Counted before the reply: a reader that sees the answer sees updated stats.
         shared.counters.denied();
+        reply.error(Errno::EACCES);
     }
 }
 
@@ -105,9 +106,9 @@ impl Responder for PendingOpen {
                     return;
                 };
                 let fh = self.snapshots.insert(bytes);
+                self.shared.counters.served();
                 // Direct I/O: every read comes to us, so each handle reads its own snapshot.
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
-                self.shared.counters.served();
             }
             Decision::Deny => deny(&self.slot, &self.shared),
         }

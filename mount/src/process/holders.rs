@@ -32,12 +32,11 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::CLOEXEC);
 
-/// Every fd of every process (but `skip_pid`) open for reading on `inode`.
+/// Every fd of every process but `skip_pid` (ourselves) open for reading on `inode`.
 ///
 /// The link text is compared first so that only candidate fds are stat()ed: a stat of an
 /// unrelated fd could hang on a dead network or FUSE filesystem. Write-only and `O_PATH` fds
-/// cannot take bytes out, and a child we fork holds copies of ours for a moment: they are
-/// not holders. Processes we may not inspect are skipped.
+/// cannot take bytes out: they are not holders. Processes we may not inspect are skipped.
 pub(crate) fn holders(inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
     let mut found = Vec::new();
     let Ok(proc_dir) = openat(CWD, "/proc", DIR_FLAGS, Mode::empty()) else {
@@ -51,25 +50,9 @@ pub(crate) fn holders(inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
             pids.push(pid);
         }
     }
-    pids.retain(|p| *p != skip_pid);
-    // Two halves on two threads: the scan is all system calls into /proc.
-    let (first, second) = pids.split_at(pids.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| scan(&proc_dir, second, inode));
-        found = scan(&proc_dir, first, inode);
-        if let Ok(more) = other.join() {
-            found.extend(more);
-        }
-    });
-    found
-}
-
-fn scan(proc_dir: &OwnedFd, pids: &[i32], inode: &InodeId) -> Vec<Holder> {
-    let mut found = Vec::new();
-    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let mut link = Vec::with_capacity(256);
-    for &pid in pids {
-        let Ok(fd_dir) = openat(proc_dir, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
+    for pid in pids.into_iter().filter(|p| *p != skip_pid) {
+        let Ok(fd_dir) = openat(&proc_dir, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
             continue;
         };
         let mut fds = RawDir::new(&fd_dir, &mut buf);
@@ -83,7 +66,10 @@ fn scan(proc_dir: &OwnedFd, pids: &[i32], inode: &InodeId) -> Vec<Holder> {
                 Err(_) => continue,
             };
             let file_name = link.rsplit(|b| *b == b'/').next().unwrap_or_default();
-            if file_name == inode.name.as_bytes() && is_reader_on(&fd_dir, fd, inode) {
+            if file_name == inode.name.as_bytes()
+                && is_reader_on(&fd_dir, fd, inode)
+                && !is_our_fork(pid, skip_pid)
+            {
                 found.push(Holder {
                     pid,
                     start_time: start_time(pid),
@@ -107,6 +93,18 @@ fn is_reader_on(fd_dir: &OwnedFd, fd: i32, inode: &InodeId) -> bool {
     readable
         && statat(fd_dir, &name, AtFlags::empty())
             .is_ok_and(|target| target.st_dev == inode.dev && target.st_ino == inode.ino)
+}
+
+/// A child we forked holds copies of our fds until it execs (close-on-exec): while it
+/// still runs our own executable, its copies are ours, not a reader's.
+fn is_our_fork(pid: i32, us: i32) -> bool {
+    let Ok(process) = Process::new(pid) else {
+        return false;
+    };
+    process.stat().is_ok_and(|s| s.ppid == us)
+        && process
+            .exe()
+            .is_ok_and(|exe| std::env::current_exe().is_ok_and(|ours| ours == exe))
 }
 
 fn start_time(pid: i32) -> u64 {
