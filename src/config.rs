@@ -74,7 +74,8 @@ struct RawConfig {
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{key} = {s:?}: {e} (use e.g. \"8h\" or \"30s\")"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{key} = {s:?}: {e} (use e.g. \"8h\" or \"30s\")"))
 }
 
 impl Config {

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod approvals;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod ipc;

@@ -82,6 +82,9 @@ impl Home {
     pub fn log_dir(&self) -> PathBuf {
         self.root.join("logs")
     }
+    pub fn audit_dir(&self) -> PathBuf {
+        self.root.join("audit")
+    }
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("agent.log")
     }

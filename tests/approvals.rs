@@ -30,7 +30,14 @@ impl Q {
         o.set("dev", "TOKEN", "tok-123");
         let dir = o.dir.path().join("proj");
         std::fs::create_dir(&dir).unwrap();
-        o.ok(&["mount", dir.to_str().unwrap(), "-e", "dev", "--mode", "fuse"]);
+        o.ok(&[
+            "mount",
+            dir.to_str().unwrap(),
+            "-e",
+            "dev",
+            "--mode",
+            "fuse",
+        ]);
         Self { o, dir }
     }
 
@@ -89,14 +96,21 @@ fn a_read_waits_for_approve_and_gets_the_bytes() {
     let mut reader = q.cat(false);
     let id = q.wait_pending();
     std::thread::sleep(Duration::from_millis(200));
-    assert!(reader.try_wait().unwrap().is_none(), "the read blocks while pending");
+    assert!(
+        reader.try_wait().unwrap().is_none(),
+        "the read blocks while pending"
+    );
     let p = &q.pending()[0];
     assert_eq!(p["env"], "dev");
     assert!(p["exe"].as_str().unwrap().ends_with("/cat"));
     assert!(p["chain"][0].as_str().unwrap().starts_with("cat"), "{p}");
     q.o.ok(&["approve", &id.to_string(), "--scope", "once"]);
     let out = finished(reader);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "TOKEN=tok-123\n");
     assert!(q.pending().is_empty());
     let err = q.o.err(&["approve", &id.to_string()]);
@@ -120,7 +134,10 @@ fn deny_and_timeout_give_eacces() {
     let out = finished(q.cat(false));
     assert!(!out.status.success() && out.stdout.is_empty());
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     assert!(q.pending().is_empty(), "timed-out request is gone");
 }
 
@@ -136,7 +153,10 @@ fn a_request_whose_process_exits_disappears() {
     reader.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !q.pending().is_empty() {
-        assert!(Instant::now() < deadline, "pending request outlived its process");
+        assert!(
+            Instant::now() < deadline,
+            "pending request outlived its process"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -168,7 +188,11 @@ fn process_grant_covers_that_process_only() {
     use std::io::Write;
     p.stdin.as_mut().unwrap().write_all(b"\n").unwrap();
     let out = finished(p);
-    assert!(out.status.success(), "second read needs no prompt: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "second read needs no prompt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "14\n14\n");
     // A new process of the same program asks again.
     let reader = q.cat(false);
@@ -212,14 +236,24 @@ fn deny_rule_beats_allow_rule() {
     }
     let q = Q::new("");
     q.o.ok(&["policy", "allow", "-e", "dev", "--exe", "cat"]);
-    assert!(finished(q.cat(false)).status.success(), "allow rule: no prompt");
+    assert!(
+        finished(q.cat(false)).status.success(),
+        "allow rule: no prompt"
+    );
     let out = q.o.ok(&["policy", "deny", "-e", "dev", "--exe", "cat"]);
-    let deny_id: i64 = out.split_whitespace().nth(1).unwrap().trim_end_matches(':').parse().unwrap();
+    let deny_id: i64 = out
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .parse()
+        .unwrap();
     let t = Instant::now();
     let out = finished(q.cat(false));
     assert!(!out.status.success() && t.elapsed() < Duration::from_secs(1));
     assert!(q.pending().is_empty(), "a deny rule asks nobody");
-    let rules: serde_json::Value = serde_json::from_str(&q.o.ok(&["policy", "list", "--json"])).unwrap();
+    let rules: serde_json::Value =
+        serde_json::from_str(&q.o.ok(&["policy", "list", "--json"])).unwrap();
     assert_eq!(rules.as_array().unwrap().len(), 2);
     q.o.ok(&["policy", "rm", &deny_id.to_string()]);
     assert!(finished(q.cat(false)).status.success());
@@ -254,7 +288,11 @@ fn a_hundred_opens_from_one_tree_make_one_prompt() {
     }
     q.o.ok(&["approve", &id.to_string(), "--scope", "once"]);
     let out = finished(burst);
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "100", "all 100 got the file");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "100",
+        "all 100 got the file"
+    );
 }
 
 #[test]
@@ -272,7 +310,10 @@ fn prompts_beyond_the_rate_limit_are_denied_unasked() {
     }
     let t = Instant::now();
     let c = finished(q.cat(true));
-    assert!(!c.status.success() && t.elapsed() < Duration::from_secs(1), "third is refused at once");
+    assert!(
+        !c.status.success() && t.elapsed() < Duration::from_secs(1),
+        "third is refused at once"
+    );
     let s = q.o.status();
     assert!(s["rate_limited_until"].is_string(), "{s}");
     for p in q.pending() {

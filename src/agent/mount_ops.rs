@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::state::{OpError, State};
 use crate::approvals::pending::Outcome;
 use crate::approvals::{Check, PromptJob, Verdict, describe};
+use crate::audit::{Decision, Event, EventKind};
 use crate::ipc::protocol::{ErrorCode, Response};
 use crate::mounts::prepare::{self, Existing};
 use crate::mounts::{mode_name, parse_mode};
@@ -114,6 +115,11 @@ impl State {
             w.watch(&path);
         }
         info!(path = %key, env = %env, mode = mode_name(mode), "mounted");
+        self.audit(
+            Event::new(EventKind::Mount)
+                .env(env.clone())
+                .detail(format!("{key} ({})", mode_name(mode))),
+        );
         Ok(Response::Mounted {
             path: key,
             mode: mode_name(mode).into(),
@@ -138,6 +144,7 @@ impl State {
         }
         remove_placeholder(path);
         info!(path = %key, "unmounted");
+        self.audit(Event::new(EventKind::Unmount).detail(key));
         Ok(Response::Done)
     }
 
@@ -264,14 +271,16 @@ impl State {
         self.mounts.set_content(path, size, mtime);
     }
 
-    fn render_env(&mut self, env: &str) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    /// The rendered file and the names in it.
+    fn render_env(&mut self, env: &str) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), StoreError> {
         let values = self.vault()?.read_values(env)?;
-        crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(|reason| {
-            StoreError::Unrepresentable {
+        let bytes = crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(
+            |reason| StoreError::Unrepresentable {
                 name: env.to_owned(),
                 reason,
-            }
-        })
+            },
+        )?;
+        Ok((values.into_iter().map(|(n, _)| n).collect(), bytes))
     }
 
     /// First half of an open: decide from rules and grants, or queue it for a person.
@@ -306,16 +315,29 @@ impl State {
                 self.finish_open(req, &env, v);
                 None
             }
-            Check::Ask { id, rx, job } => Some((
-                req,
-                Wait {
-                    env,
-                    id,
-                    rx,
-                    job,
-                    timeout: self.approvals.settings.timeout,
-                },
-            )),
+            Check::Ask { id, rx, job } => {
+                if job.is_some() {
+                    let mut ev = Event::new(EventKind::Prompt)
+                        .env(env.clone())
+                        .pid(req.reader.pid)
+                        .chain(describe::chain(&req.reader))
+                        .detail(format!("request {id} waits for approval"));
+                    if let Some(e) = &req.reader.exe {
+                        ev = ev.exe(e.display().to_string());
+                    }
+                    self.audit(ev);
+                }
+                Some((
+                    req,
+                    Wait {
+                        env,
+                        id,
+                        rx,
+                        job,
+                        timeout: self.approvals.settings.timeout,
+                    },
+                ))
+            }
         }
     }
 
@@ -344,20 +366,45 @@ impl State {
             },
             _ => verdict,
         };
+        let event = |kind: EventKind, decision: Decision, rule: &str| {
+            let mut ev = Event::new(kind)
+                .env(env)
+                .pid(pid)
+                .exe(exe.clone())
+                .chain(describe::chain(r))
+                .decision(decision)
+                .rule(rule)
+                .detail(path.clone());
+            if let Some(c) = &r.cwd {
+                ev = ev.cwd(c.display().to_string());
+            }
+            ev
+        };
         match verdict {
             Verdict::Allow { because } => match self.render_env(env) {
-                Ok(bytes) => {
+                Ok((names, bytes)) => {
                     info!(%path, %env, pid, %exe, %chain, %because, decision = "served", "read");
+                    let ev = event(EventKind::Read, Decision::Allowed, &because).names(names);
                     req.serve(bytes);
+                    self.audit(ev);
                 }
                 Err(e) => {
                     warn!(%path, %env, pid, %exe, error = %e, decision = "denied", "read failed");
+                    let ev = event(EventKind::Read, Decision::Denied, &e.to_string());
                     req.deny();
+                    self.audit(ev);
                 }
             },
             Verdict::Deny { reason } => {
                 info!(%path, %env, pid, %exe, %chain, %reason, decision = "denied", "read");
+                let kind = if reason.starts_with(crate::approvals::RATE_LIMITED) {
+                    EventKind::RateLimited
+                } else {
+                    EventKind::Read
+                };
+                let ev = event(kind, Decision::Denied, &reason);
                 req.deny();
+                self.audit(ev);
             }
         }
     }

@@ -41,7 +41,9 @@ async fn one(req: OpenRequest, state: Shared) {
             let st = state.clone();
             let id = wait.id;
             let _ = tokio::task::spawn_blocking(move || {
-                st.lock().unwrap_or_else(|p| p.into_inner()).expire_prompt(id)
+                st.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .expire_prompt(id)
             })
             .await;
             Verdict::Deny {

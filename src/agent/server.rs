@@ -84,7 +84,11 @@ async fn connection(stream: Stream, state: Shared) {
         })) if protocol == PROTOCOL_VERSION => {
             // Prompts go where the user last typed an openv command.
             if context.tty.is_some() || context.display.is_some() || context.wayland.is_some() {
-                state.lock().unwrap_or_else(|p| p.into_inner()).approvals.context = context;
+                state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .approvals
+                    .context = context;
             }
             let hello = Response::Hello {
                 protocol: PROTOCOL_VERSION,

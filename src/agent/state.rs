@@ -6,9 +6,10 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::approvals::{Approvals, Settings};
+use crate::audit::{AuditLog, Event, EventKind};
 use crate::config::Config;
 use crate::ipc::protocol::{ErrorCode, Request, Response, StatusInfo, WireSecret};
-use crate::approvals::{Approvals, Settings};
 use crate::mounts::Mounts;
 use crate::mounts::watch::MountWatcher;
 use crate::paths::Home;
@@ -28,6 +29,7 @@ pub struct State {
     pub(super) mounts: Mounts,
     pub(super) watcher: Option<MountWatcher>,
     pub approvals: Approvals,
+    audit: Option<AuditLog>,
 }
 
 /// Why a request failed: a store error, or something about the request itself.
@@ -85,8 +87,16 @@ impl State {
             },
             config.prompt_rate_limit,
         );
+        let audit = match AuditLog::open(&home.audit_dir(), config.audit_max_bytes) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the audit log: decisions are logged to the agent log only");
+                None
+            }
+        };
         Self {
             approvals,
+            audit,
             home,
             config,
             started: Instant::now(),
@@ -116,9 +126,46 @@ impl State {
             Some(v) if idle && v.is_unlocked() => {
                 v.lock();
                 self.approvals.on_lock();
+                self.audit(Event::new(EventKind::Lock).detail("idle timeout"));
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Records a person's answer to a pending request.
+    pub fn audit_answer(
+        &mut self,
+        item: &crate::approvals::pending::Item,
+        outcome: &crate::approvals::pending::Outcome,
+        via: &str,
+    ) {
+        use crate::approvals::pending::Outcome;
+        use crate::audit::Decision;
+        let r = &item.reader;
+        let (kind, decision, rule) = match outcome {
+            Outcome::Allow { because, .. } => {
+                (EventKind::Approve, Decision::Allowed, because.clone())
+            }
+            Outcome::Deny { reason } => (EventKind::Deny, Decision::Denied, reason.clone()),
+        };
+        let mut ev = Event::new(kind)
+            .env(item.env.clone())
+            .pid(r.pid)
+            .chain(crate::approvals::describe::chain(r))
+            .decision(decision)
+            .rule(rule)
+            .detail(format!("request {} answered via {via}", item.id));
+        if let Some(e) = &r.exe {
+            ev = ev.exe(e.display().to_string());
+        }
+        self.audit(ev);
+    }
+
+    /// Appends to the audit log; a failure is reported in the agent log, never fatal.
+    pub fn audit(&mut self, event: Event) {
+        if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(event)) {
+            tracing::error!(error = %e, "audit append failed");
         }
     }
 
@@ -184,11 +231,13 @@ impl State {
                 let slot = wire_to_slot(secret);
                 self.vault()?.unlock(&slot)?;
                 tracing::info!("vault unlocked");
+                self.audit(Event::new(EventKind::Unlock));
                 self.refresh_all();
                 Response::Done
             }
             Request::Lock => {
                 self.lock();
+                self.audit(Event::new(EventKind::Lock));
                 tracing::info!("vault locked");
                 Response::Done
             }
@@ -258,14 +307,28 @@ impl State {
                     .add_rule(&env, effect, &exe, cwd.as_deref(), expires)?;
                 self.approvals.rules_changed();
                 tracing::info!(%env, %exe, effect = effect.as_str(), id, "rule added");
+                self.audit(
+                    Event::new(EventKind::RuleChange)
+                        .env(env)
+                        .exe(exe)
+                        .rule(format!("{} rule #{id}", effect.as_str()))
+                        .detail("added"),
+                );
                 Response::RuleAdded { id }
             }
             Request::PolicyList => Response::Rules {
                 rules: self.vault()?.list_rules()?,
             },
             Request::PolicyRemove { id } => {
-                self.vault()?.remove_rule(id)?;
+                let r = self.vault()?.remove_rule(id)?;
                 self.approvals.rules_changed();
+                self.audit(
+                    Event::new(EventKind::RuleChange)
+                        .env(r.env)
+                        .exe(r.exe)
+                        .rule(format!("{} rule #{id}", r.effect.as_str()))
+                        .detail("removed"),
+                );
                 Response::Done
             }
             Request::Pending => Response::Pending {
@@ -289,13 +352,16 @@ impl State {
                     "openv approve/deny",
                 ) {
                     Some((item, outcome)) => {
+                        self.audit_answer(&item, &outcome, "queue");
                         item.settle(&outcome);
                         Response::Done
                     }
                     None => {
                         return Err(OpError::Other(
                             ErrorCode::NotFound,
-                            format!("no pending request {id}: it was answered, timed out or its process exited; see `openv pending`"),
+                            format!(
+                                "no pending request {id}: it was answered, timed out or its process exited; see `openv pending`"
+                            ),
                         ));
                     }
                 }

@@ -25,7 +25,8 @@ pub fn waiting_reader_alive(pid: i32, start: u64) -> bool {
     if p.stat().map(|s| s.starttime).ok() != Some(start) {
         return false;
     }
-    const FATAL: u64 = (1 << (9 - 1)) | (1 << (15 - 1)) | (1 << (2 - 1)) | (1 << (1 - 1)) | (1 << (3 - 1));
+    // Signal n is bit n-1: SIGHUP 1, SIGINT 2, SIGQUIT 3, SIGKILL 9, SIGTERM 15.
+    const FATAL: u64 = 1 | (1 << 1) | (1 << 2) | (1 << 8) | (1 << 14);
     p.status()
         .map(|s| (s.sigpnd | s.shdpnd) & FATAL == 0)
         .unwrap_or(false)
@@ -51,7 +52,12 @@ pub fn chain(reader: &Reader) -> Vec<String> {
             .map_or("?".into(), |n| n.to_string_lossy().into_owned()),
         &reader.cmdline,
     )];
-    out.extend(reader.parents.iter().map(|a| label(a.name.clone(), &a.cmdline)));
+    out.extend(
+        reader
+            .parents
+            .iter()
+            .map(|a| label(a.name.clone(), &a.cmdline)),
+    );
     out
 }
 
@@ -60,7 +66,9 @@ fn label(name: String, cmdline: &[String]) -> String {
         .iter()
         .any(|i| name == *i || name.starts_with(&format!("{i}.")));
     match cmdline.get(1) {
-        Some(script) if interpreter && !script.starts_with('-') => format!("{name} {}", shorten(script)),
+        Some(script) if interpreter && !script.starts_with('-') => {
+            format!("{name} {}", shorten(script))
+        }
         _ => name,
     }
 }
@@ -92,13 +100,15 @@ pub fn ai_agent(reader: &Reader, agents: &[String]) -> Option<String> {
     }
     words.iter().find_map(|w| {
         let w = w.to_ascii_lowercase();
-        agents.iter().find(|a| {
-            let a = a.to_ascii_lowercase();
-            w == a
-                || w.strip_prefix(&a)
-                    .is_some_and(|rest| rest.starts_with(['-', '.', '_', '@']))
-        })
-        .cloned()
+        agents
+            .iter()
+            .find(|a| {
+                let a = a.to_ascii_lowercase();
+                w == a
+                    || w.strip_prefix(&a)
+                        .is_some_and(|rest| rest.starts_with(['-', '.', '_', '@']))
+            })
+            .cloned()
     })
 }
 
@@ -168,11 +178,17 @@ mod tests {
     #[test]
     fn chain_and_agent_mark() {
         let r = reader();
-        assert_eq!(chain(&r).join(" <- "), "cat <- bash <- node .../bin/codex.js");
+        assert_eq!(
+            chain(&r).join(" <- "),
+            "cat <- bash <- node .../bin/codex.js"
+        );
         let agents: Vec<String> = DEFAULT_AI_AGENTS.iter().map(|s| s.to_string()).collect();
         assert_eq!(ai_agent(&r, &agents).as_deref(), Some("codex"));
         let text = prompt_text("dev", &r, Some("codex"));
-        assert!(text.contains("cat <- bash <- node .../bin/codex.js"), "{text}");
+        assert!(
+            text.contains("cat <- bash <- node .../bin/codex.js"),
+            "{text}"
+        );
         assert!(text.contains("AI agent (codex)"));
         let mut plain = reader();
         plain.parents.truncate(1);

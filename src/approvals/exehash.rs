@@ -29,10 +29,8 @@ impl ExeHashes {
             size: m.size(),
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
         };
-        if let Some((cached, h)) = self.cache.get(path) {
-            if *cached == id {
-                return Some(h.clone());
-            }
+        if let Some((_, h)) = self.cache.get(path).filter(|(cached, _)| *cached == id) {
+            return Some(h.clone());
         }
         let mut hasher = Sha256::new();
         let mut f = std::fs::File::open(path).ok()?;

@@ -34,8 +34,16 @@ impl Scope {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Process { pid: i32, start_time: u64 },
-    Exe { path: PathBuf, hash: String, cwd: Option<PathBuf>, until: Instant },
+    Process {
+        pid: i32,
+        start_time: u64,
+    },
+    Exe {
+        path: PathBuf,
+        hash: String,
+        cwd: Option<PathBuf>,
+        until: Instant,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +74,14 @@ impl Grants {
     }
 
     /// Records a grant for `reader` reading `env`; `Once` records nothing.
-    pub fn add(&mut self, env: &str, reader: &Reader, scope: Scope, ttl: Duration, cwd: Option<PathBuf>) {
+    pub fn add(
+        &mut self,
+        env: &str,
+        reader: &Reader,
+        scope: Scope,
+        ttl: Duration,
+        cwd: Option<PathBuf>,
+    ) {
         let kind = match scope {
             Scope::Once => return,
             Scope::Process => Kind::Process {
@@ -74,8 +89,12 @@ impl Grants {
                 start_time: reader.start_time,
             },
             Scope::Exe => {
-                let Some(path) = reader.exe.clone() else { return };
-                let Some(hash) = self.hashes.hash(&path) else { return };
+                let Some(path) = reader.exe.clone() else {
+                    return;
+                };
+                let Some(hash) = self.hashes.hash(&path) else {
+                    return;
+                };
                 Kind::Exe {
                     path,
                     hash,
@@ -137,7 +156,9 @@ impl Grants {
     /// Drops process grants whose process is gone or was replaced.
     pub fn prune_exited(&mut self) {
         self.grants.retain(|g| match g.kind {
-            Kind::Process { pid, start_time } => super::describe::start_time(pid) == Some(start_time),
+            Kind::Process { pid, start_time } => {
+                super::describe::start_time(pid) == Some(start_time)
+            }
             Kind::Exe { .. } => true,
         });
     }

@@ -76,6 +76,9 @@ pub struct ClientContext {
     pub wayland: Option<String>,
 }
 
+/// Deny reasons that start with this were refused by the prompt rate limit.
+pub const RATE_LIMITED: &str = "prompt rate limit reached";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Allow { because: String },
@@ -136,7 +139,12 @@ impl Approvals {
     }
 
     /// Rules and grants only: never asks anybody.
-    pub fn covered(&mut self, vault: &SqliteVault, env: &str, reader: &Reader) -> Result<Option<Verdict>, StoreError> {
+    pub fn covered(
+        &mut self,
+        vault: &SqliteVault,
+        env: &str,
+        reader: &Reader,
+    ) -> Result<Option<Verdict>, StoreError> {
         let me = nix::unistd::geteuid().as_raw();
         if reader.uid != me {
             return Ok(Some(Verdict::Deny {
@@ -158,7 +166,12 @@ impl Approvals {
     }
 
     /// The decision for one read: rules, grants, then a person.
-    pub fn check(&mut self, vault: &SqliteVault, env: &str, reader: &Reader) -> Result<Check, StoreError> {
+    pub fn check(
+        &mut self,
+        vault: &SqliteVault,
+        env: &str,
+        reader: &Reader,
+    ) -> Result<Check, StoreError> {
         if let Some(v) = self.covered(vault, env, reader)? {
             return Ok(Check::Decided(v));
         }
@@ -190,7 +203,7 @@ impl Approvals {
                 self.rate_limited_until = Some(limited.until);
                 Ok(Check::Decided(Verdict::Deny {
                     reason: format!(
-                        "prompt rate limit reached ({} prompts a minute): denied without asking",
+                        "{RATE_LIMITED} ({} prompts a minute): denied without asking",
                         self.pending.limit
                     ),
                 }))

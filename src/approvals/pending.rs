@@ -170,10 +170,9 @@ impl Pending {
             item.waiters
                 .retain(|w| !w.tx.is_closed() && alive(w.pid, w.start_time));
         }
-        let (gone, keep): (Vec<Item>, Vec<Item>) =
-            std::mem::take(&mut self.items)
-                .into_iter()
-                .partition(|i| i.waiters.is_empty());
+        let (gone, keep): (Vec<Item>, Vec<Item>) = std::mem::take(&mut self.items)
+            .into_iter()
+            .partition(|i| i.waiters.is_empty());
         self.items = keep;
         gone
     }
@@ -230,9 +229,15 @@ mod tests {
         }
         assert_eq!(p.len(), 1);
         assert_eq!(p.list()[0].waiting, 100);
-        let (_, id2, _) = p.enqueue("prod", &reader(5), 7, None, String::new()).expect("2nd");
+        let (_, id2, _) = p
+            .enqueue("prod", &reader(5), 7, None, String::new())
+            .expect("2nd");
         assert_eq!(id2, 2);
-        assert!(p.enqueue("dev", &reader(6), 8, None, String::new()).is_err(), "limit");
+        assert!(
+            p.enqueue("dev", &reader(6), 8, None, String::new())
+                .is_err(),
+            "limit"
+        );
         let item = p.take(1).expect("item");
         let outcome = Outcome::Deny { reason: "x".into() };
         assert_eq!(item.settle(&outcome), 100);

@@ -76,7 +76,13 @@ mod tests {
         assert_eq!(evaluate(&expired, "dev", &r, 100), None);
         // A path prefix is not a directory prefix.
         let sibling = reader("/usr/bin/node", "/home/u/app2");
-        let scoped = vec![rule(4, Effect::Allow, "/usr/bin/node", Some("/home/u/app"), None)];
+        let scoped = vec![rule(
+            4,
+            Effect::Allow,
+            "/usr/bin/node",
+            Some("/home/u/app"),
+            None,
+        )];
         assert_eq!(evaluate(&scoped, "dev", &sibling, 100), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The `openv` command line: a thin client of the agent. One file per subcommand.
 
 mod agent_cmd;
+mod audit;
 mod env;
 mod import;
 mod init;
@@ -70,6 +71,8 @@ pub enum Command {
     Approve(pending::ApproveArgs),
     /// Deny a pending request.
     Deny(pending::DenyArgs),
+    /// Read the audit log (`openv audit verify` checks its hash chain).
+    Audit(audit::Args),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
 }
@@ -94,6 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pending(a) => pending::pending(&home, a).await,
         Command::Approve(a) => pending::approve(&home, a).await,
         Command::Deny(a) => pending::deny(&home, a).await,
+        Command::Audit(a) => audit::run(&home, a),
         Command::Agent(a) => agent_cmd::run(home, a).await,
     }
 }

@@ -85,7 +85,14 @@ pub async fn pending(home: &Home, a: PendingArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn answer(home: &Home, id: u64, allow: bool, scope: Option<Scope>, for_: Option<Duration>, cwd: Option<String>) -> anyhow::Result<()> {
+async fn answer(
+    home: &Home,
+    id: u64,
+    allow: bool,
+    scope: Option<Scope>,
+    for_: Option<Duration>,
+    cwd: Option<String>,
+) -> anyhow::Result<()> {
     client(home)
         .await?
         .call(&Request::Answer {

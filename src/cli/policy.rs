@@ -66,7 +66,10 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
             exe.display()
         );
     }
-    let exe_s = exe.to_str().context("the executable's path is not UTF-8")?.to_owned();
+    let exe_s = exe
+        .to_str()
+        .context("the executable's path is not UTF-8")?
+        .to_owned();
     let cwd = match a.cwd {
         Some(d) => Some(
             d.canonicalize()
@@ -124,7 +127,8 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
             let now = crate::store::now();
             println!("  ID  EFFECT  ENV  EXE  [CWD]  [EXPIRES]");
             for r in rules {
-                let mut line = format!("{:>4}  {:6}  {}  {}", r.id, r.effect.as_str(), r.env, r.exe);
+                let mut line =
+                    format!("{:>4}  {:6}  {}  {}", r.id, r.effect.as_str(), r.env, r.exe);
                 if let Some(c) = r.cwd {
                     line.push_str(&format!("  in {c}"));
                 }
@@ -138,7 +142,10 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
             Ok(())
         }
         PolicyCommand::Rm { id } => {
-            client(home).await?.call(&Request::PolicyRemove { id }).await?;
+            client(home)
+                .await?
+                .call(&Request::PolicyRemove { id })
+                .await?;
             println!("removed rule {id}");
             Ok(())
         }

@@ -38,7 +38,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         s.prompt, s.pending, s.grants
     );
     if let Some(t) = &s.rate_limited_until {
-        println!("              prompts rate-limited until {t}: requests are denied unasked (see the audit log)");
+        println!(
+            "              prompts rate-limited until {t}: requests are denied unasked (see the audit log)"
+        );
     }
     println!("socket:       {}", s.socket);
     println!("log:          {}", s.log_file);

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::mounts::MountInfo;
-use crate::secret::SecretValue;
 use crate::approvals::ClientContext;
 use crate::approvals::grants::Scope;
 use crate::approvals::pending::PendingView;
+use crate::mounts::MountInfo;
+use crate::secret::SecretValue;
 use crate::store::local::{Effect, Rule};
 use crate::store::{EnvInfo, VarInfo};
 

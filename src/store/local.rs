@@ -76,7 +76,8 @@ impl SqliteVault {
             .into_iter()
             .find(|r| r.id == id)
             .ok_or(StoreError::NoRule(id))?;
-        self.conn().execute("DELETE FROM rules WHERE id = ?1", [id])?;
+        self.conn()
+            .execute("DELETE FROM rules WHERE id = ?1", [id])?;
         Ok(rule)
     }
 

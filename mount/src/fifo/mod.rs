@@ -286,9 +286,10 @@ impl Serving {
         // One deadline for reading and closing: a stalled reader delays the next by at most
         // the stall timeout.
         let deadline = Instant::now() + self.stall_timeout;
-        let watch = self.deliver(writer, &bytes, &holders, slow, deadline);
-        let still = self.wait_released(holders, deadline);
+        let (watch, joined) = self.deliver(writer, &bytes, &holders, slow, deadline);
+        let mut still = self.wait_released(holders, deadline);
         drop(watch);
+        still.extend(joined);
         still
     }
 
@@ -354,7 +355,9 @@ impl Serving {
     /// open blocks (no writer) instead of joining the stream, while the approved reader
     /// drains what is buffered. Our own read end keeps watching the pipe; whatever a stalled
     /// reader leaves by `deadline` is read out, so no later reader of the same pipe gets it.
-    /// Returns that read end, to be closed once the reader is gone.
+    ///
+    /// Returns that read end, to be closed once the reader is gone, and the processes found
+    /// to have joined the stream anyway, which the next round must not take for new readers.
     fn deliver(
         &self,
         writer: File,
@@ -362,24 +365,26 @@ impl Serving {
         approved: &[Holder],
         slow: bool,
         deadline: Instant,
-    ) -> Option<File> {
+    ) -> (Option<File>, Vec<Holder>) {
         let me = i32::try_from(std::process::id()).unwrap_or(0);
         let expected: BTreeSet<i32> = approved.iter().map(|h| h.pid).collect();
+        let opened = self.opens.opened_since();
+        let watch = pipe::open_own_reader(&self.anchor).ok();
+        // That was our own open: forget it.
+        self.opens.opened_since();
         // Whoever opened since the holders were counted would share the pipe. inotify says
         // whether anyone did. It does not see an fd handed on (fork, SCM_RIGHTS), which only
-        // the approved reader can do: after a slow decision, look again anyway.
-        let opened = self.opens.opened_since();
+        // the approved reader can do: after a slow decision, count again anyway.
         let now = if opened || slow {
-            holders(&self.inode, me).iter().map(|h| h.pid).collect()
+            self.count_until_quiet(me)
         } else {
-            expected.clone()
+            Some(expected.clone())
         };
         // A second name for the FIFO would hide its holders from the scan.
         let single_name = writer.metadata().is_ok_and(|m| m.nlink() == 1);
-        let watch = pipe::open_own_reader(&self.anchor).ok();
-        let Some(watch) = watch.filter(|_| now == expected && single_name) else {
+        let Some(watch) = watch.filter(|_| now.as_ref() == Some(&expected) && single_name) else {
             self.shared.counters.denied();
-            return None;
+            return (None, Vec::new());
         };
         // In one write if the pipe can hold it all: readers then get all of it or none.
         pipe::grow(&writer, bytes.len());
@@ -390,11 +395,36 @@ impl Serving {
             self.shared.counters.denied();
         }
         drop(writer);
+        // Someone who opened between the last count and the close shares the stream: take
+        // back what is left of the payload.
+        let joined: Vec<Holder> = if self.opens.opened_since() {
+            holders(&self.inode, me)
+                .into_iter()
+                .filter(|h| !approved.contains(h))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let reading = || approved.iter().any(|h| still_holds(h, &self.inode));
-        if !pipe::wait_drained(&watch, reading, deadline, &self.stop) {
+        if !joined.is_empty() {
+            tracing::warn!(path = %self.path.display(), "another process joined the FIFO stream; payload withdrawn");
+            pipe::purge(&watch);
+        } else if !pipe::wait_drained(&watch, reading, deadline, &self.stop) {
             pipe::purge(&watch);
         }
-        Some(watch)
+        (Some(watch), joined)
+    }
+
+    /// Counts the holders until a count completes with no open meanwhile (a process that
+    /// opened during the scan may have been missed). `None` if the FIFO keeps being opened.
+    fn count_until_quiet(&self, me: i32) -> Option<BTreeSet<i32>> {
+        for _ in 0..4 {
+            let pids = holders(&self.inode, me).iter().map(|h| h.pid).collect();
+            if !self.opens.opened_since() {
+                return Some(pids);
+            }
+        }
+        None
     }
 
     /// Waits (bounded) until the answered readers close the FIFO; returns those that did not.

@@ -1,0 +1,114 @@
+//! `openv audit`: reads the audit files directly, so it works with the agent stopped.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::audit::{self, Decision, EventKind, Filter};
+use crate::paths::Home;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
+    /// Only events of this environment.
+    #[arg(short, long = "env")]
+    env: Option<String>,
+    /// Only events since TIME: RFC 3339 (2026-11-22T10:00:00Z) or an age (1h, 30m).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only allowed or denied decisions.
+    #[arg(long, value_parser = ["allowed", "denied"])]
+    decision: Option<String>,
+    /// Only the most recent N events (default 100).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Print JSON lines as stored.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain: any edited, removed or reordered line is reported with its
+    /// place.
+    Verify,
+}
+
+fn parse_since(s: &str) -> anyhow::Result<SystemTime> {
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return Ok(t);
+    }
+    let age: Duration = humantime::parse_duration(s).with_context(|| {
+        format!("--since {s:?}: give a time (2026-11-22T10:00:00Z) or an age (1h)")
+    })?;
+    Ok(SystemTime::now() - age)
+}
+
+pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+    let dir = home.audit_dir();
+    if let Some(AuditCommand::Verify) = a.command {
+        let r = audit::verify(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "audit log intact: {} events in {} file(s); head {}",
+            r.lines, r.files, r.head
+        );
+        return Ok(());
+    }
+    let filter = Filter {
+        env: a.env,
+        since: a.since.as_deref().map(parse_since).transpose()?,
+        decision: a.decision.map(|d| {
+            if d == "allowed" {
+                Decision::Allowed
+            } else {
+                Decision::Denied
+            }
+        }),
+        event: None::<EventKind>,
+        limit: Some(a.limit),
+    };
+    let records = audit::query(&dir, &filter).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if a.json {
+        for r in &records {
+            println!("{}", serde_json::to_string(r)?);
+        }
+        return Ok(());
+    }
+    if records.is_empty() {
+        println!("no audit events match");
+    }
+    for r in records {
+        let e = &r.event;
+        let t = humantime::format_rfc3339_seconds(r.time).to_string();
+        let mut line = format!(
+            "{t}  {:<11} {}",
+            serde_json::to_value(e.kind)?.as_str().unwrap_or("?"),
+            e.env.as_deref().unwrap_or("-")
+        );
+        if let Some(d) = e.decision {
+            line.push_str(&format!(
+                "  {}",
+                serde_json::to_value(d)?.as_str().unwrap_or("?")
+            ));
+        }
+        if let (Some(pid), Some(exe)) = (e.pid, &e.exe) {
+            line.push_str(&format!("  {exe} (pid {pid})"));
+        }
+        if !e.chain.is_empty() {
+            line.push_str(&format!("  [{}]", e.chain.join(" <- ")));
+        }
+        if let Some(rule) = &e.rule {
+            line.push_str(&format!("  {rule}"));
+        }
+        if !e.names.is_empty() {
+            line.push_str(&format!("  names: {}", e.names.join(",")));
+        }
+        if let Some(d) = &e.detail {
+            line.push_str(&format!("  ({d})"));
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
