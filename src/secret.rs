@@ -56,9 +56,37 @@ impl<'de> Deserialize<'de> for SecretValue {
     }
 }
 
+/// A random value made inside the agent (MCP `generate`): nobody ever sees it.
+pub fn generate(length: usize, charset: crate::ipc::protocol::Charset) -> SecretValue {
+    use crate::ipc::protocol::Charset;
+    use rand::Rng;
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const HEX: &[u8] = b"0123456789abcdef";
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let set = match charset {
+        Charset::Alphanumeric => ALNUM,
+        Charset::Hex => HEX,
+        Charset::Base64url => B64URL,
+    };
+    let mut rng = rand::rngs::OsRng;
+    let s: String = (0..length)
+        .map(|_| char::from(set[rng.gen_range(0..set.len())]))
+        .collect();
+    SecretValue::new(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_values_use_the_charset() {
+        use crate::ipc::protocol::Charset;
+        let v = generate(64, Charset::Hex);
+        assert_eq!(v.len(), 64);
+        assert!(v.expose().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(v.expose(), generate(64, Charset::Hex).expose());
+    }
 
     #[test]
     fn debug_never_shows_the_value() {

@@ -1,5 +1,6 @@
 //! The per-user agent: the only process that holds decrypted values.
 
+mod consent;
 pub mod daemon;
 mod hardening;
 mod mount_ops;

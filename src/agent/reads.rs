@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use openv_mount::OpenRequest;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::mount_ops::Wait;
 use super::prompts;
 use super::server::Shared;
 use crate::approvals::Verdict;
@@ -28,10 +29,23 @@ async fn one(req: OpenRequest, state: Shared) {
     let Ok(Some((req, wait))) = begun else {
         return;
     };
+    let env = wait.env.clone();
+    let verdict = wait_for_person(&state, wait).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish_open(req, &env, verdict)
+    })
+    .await;
+}
+
+/// Shows the prompt if it is new, then waits for its answer, bounded by the timeout.
+pub async fn wait_for_person(state: &Shared, wait: Wait) -> Verdict {
     if let Some(job) = wait.job {
         prompts::spawn(state.clone(), job);
     }
-    let verdict = match tokio::time::timeout(wait.timeout, wait.rx).await {
+    match tokio::time::timeout(wait.timeout, wait.rx).await {
         Ok(Ok(Outcome::Allow { because, .. })) => Verdict::Allow { because },
         Ok(Ok(Outcome::Deny { reason })) => Verdict::Deny { reason },
         Ok(Err(_)) => Verdict::Deny {
@@ -50,15 +64,7 @@ async fn one(req: OpenRequest, state: Shared) {
                 reason: "nobody answered before the prompt timeout".into(),
             }
         }
-    };
-    let env = wait.env;
-    let _ = tokio::task::spawn_blocking(move || {
-        state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .finish_open(req, &env, verdict)
-    })
-    .await;
+    }
 }
 
 /// Forgets pending requests whose processes exited, and grants of exited processes.

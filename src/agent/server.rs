@@ -146,6 +146,18 @@ async fn connection(stream: Stream, state: Shared) {
         };
         let id = cid();
         let span = info_span!("request", cid = %id, op = req.op(), peer_pid = ?peer_pid);
+        if matches!(
+            req,
+            Request::Resolve { .. } | Request::Confirm { .. } | Request::AskValues { .. }
+        ) {
+            let resp = super::consent::handle(req, peer_pid, state.clone(), &id)
+                .instrument(span.clone())
+                .await;
+            if chan.send(&resp).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let resp = async {
             let state = state.clone();
             let id2 = id.clone();

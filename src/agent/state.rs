@@ -331,6 +331,70 @@ impl State {
                 );
                 Response::Done
             }
+            Request::VarSetMany { env, vars, source } => {
+                self.vault()?.set_vars(&env, &vars, source)?;
+                self.refresh_env(&env);
+                Response::Names {
+                    names: vars.into_iter().map(|(n, _)| n).collect(),
+                }
+            }
+            Request::VarGenerate {
+                env,
+                names,
+                length,
+                charset,
+            } => {
+                if !(8..=256).contains(&length) {
+                    return Err(OpError::Other(
+                        ErrorCode::InvalidInput,
+                        format!("length {length} is out of range: use 8 to 256"),
+                    ));
+                }
+                let vars: Vec<(String, crate::secret::SecretValue)> = names
+                    .iter()
+                    .map(|n| (n.clone(), crate::secret::generate(length as usize, charset)))
+                    .collect();
+                self.vault()?
+                    .set_vars(&env, &vars, ValueSource::Generated)?;
+                self.refresh_env(&env);
+                Response::Names { names }
+            }
+            Request::McpAudit {
+                tool,
+                env,
+                names,
+                client,
+                allowed,
+                detail,
+            } => {
+                use crate::audit::Decision;
+                let mut ev = Event::new(EventKind::McpCall)
+                    .names(names)
+                    .decision(if allowed {
+                        Decision::Allowed
+                    } else {
+                        Decision::Denied
+                    })
+                    .rule(tool);
+                if let Some(e) = env {
+                    ev = ev.env(e);
+                }
+                if let Some(c) = client {
+                    ev = ev.client(c);
+                }
+                if let Some(d) = detail {
+                    ev = ev.detail(d);
+                }
+                self.audit(ev);
+                Response::Done
+            }
+            Request::AskValues { .. } | Request::Confirm { .. } | Request::Resolve { .. } => {
+                // The server routes these to `consent`, which may wait for a person.
+                return Err(OpError::Other(
+                    ErrorCode::Internal,
+                    "internal error: request routed to the wrong handler".into(),
+                ));
+            }
             Request::Pending => Response::Pending {
                 requests: self.approvals.list_pending(),
             },

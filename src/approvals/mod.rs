@@ -223,6 +223,19 @@ impl Approvals {
         by: &str,
     ) -> Option<(pending::Item, Outcome)> {
         let item = self.pending.take(id)?;
+        if allow && !matches!(item.kind, pending::ItemKind::Read) {
+            // Actions carry no grant; value requests are answered by `openv var set`.
+            let outcome = match &item.kind {
+                pending::ItemKind::Values { .. } => Outcome::Deny {
+                    reason: "a value request is answered with `openv var set`, not approve".into(),
+                },
+                _ => Outcome::Allow {
+                    scope: Scope::Once,
+                    because: format!("approved by {by}"),
+                },
+            };
+            return Some((item, outcome));
+        }
         let outcome = if allow {
             self.grants.add(
                 &item.env,

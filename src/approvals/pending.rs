@@ -24,9 +24,22 @@ struct Waiter {
     tx: oneshot::Sender<Outcome>,
 }
 
+/// What a pending request asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ItemKind {
+    /// Read an environment (a mount open or `openv run`).
+    Read,
+    /// Approve an action, e.g. "delete environment dev".
+    Action { action: String },
+    /// Type values for these names (`openv var set`), asked for by an agent.
+    Values { names: Vec<String> },
+}
+
 #[derive(Debug)]
 pub struct Item {
     pub id: u64,
+    pub kind: ItemKind,
     pub env: String,
     pub reader: Reader,
     pub tree: i32,
@@ -52,6 +65,8 @@ impl Item {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingView {
     pub id: u64,
+    #[serde(flatten)]
+    pub kind: ItemKind,
     pub env: String,
     pub pid: i32,
     pub exe: Option<String>,
@@ -91,8 +106,8 @@ impl Pending {
         }
     }
 
-    /// Joins the open prompt for (env, tree) or opens a new one. Returns the receiver
-    /// and, for a new prompt, its id.
+    /// Joins the open prompt for (env, tree) or opens a new one. Returns the receiver,
+    /// the prompt's id, and whether it is new.
     pub fn enqueue(
         &mut self,
         env: &str,
@@ -101,20 +116,44 @@ impl Pending {
         ai: Option<String>,
         text: String,
     ) -> Result<(oneshot::Receiver<Outcome>, u64, bool), RateLimited> {
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            pid: reader.pid,
-            start_time: reader.start_time,
-            tx,
-        };
-        if let Some(item) = self
-            .items
-            .iter_mut()
-            .find(|i| i.env == env && (i.tree == tree || i.reader.pid == reader.pid))
-        {
-            item.waiters.push(waiter);
+        if let Some(item) = self.items.iter_mut().find(|i| {
+            i.kind == ItemKind::Read
+                && i.env == env
+                && (i.tree == tree || i.reader.pid == reader.pid)
+        }) {
+            let (tx, rx) = oneshot::channel();
+            item.waiters.push(Waiter {
+                pid: reader.pid,
+                start_time: reader.start_time,
+                tx,
+            });
             return Ok((rx, item.id, false));
         }
+        let (rx, id) = self.open(ItemKind::Read, env, reader, tree, ai, text)?;
+        Ok((rx, id, true))
+    }
+
+    /// A request that is not a read: never coalesced, still rate-limited.
+    pub fn enqueue_other(
+        &mut self,
+        kind: ItemKind,
+        env: &str,
+        reader: &Reader,
+        ai: Option<String>,
+        text: String,
+    ) -> Result<(oneshot::Receiver<Outcome>, u64), RateLimited> {
+        self.open(kind, env, reader, reader.pid, ai, text)
+    }
+
+    fn open(
+        &mut self,
+        kind: ItemKind,
+        env: &str,
+        reader: &Reader,
+        tree: i32,
+        ai: Option<String>,
+        text: String,
+    ) -> Result<(oneshot::Receiver<Outcome>, u64), RateLimited> {
         let now = Instant::now();
         while self
             .opened
@@ -133,8 +172,10 @@ impl Pending {
         self.opened.push_back(now);
         self.next_id += 1;
         let id = self.next_id;
+        let (tx, rx) = oneshot::channel();
         self.items.push(Item {
             id,
+            kind,
             env: env.to_owned(),
             reader: reader.clone(),
             tree,
@@ -142,9 +183,17 @@ impl Pending {
             text,
             created: now,
             created_at: SystemTime::now(),
-            waiters: vec![waiter],
+            waiters: vec![Waiter {
+                pid: reader.pid,
+                start_time: reader.start_time,
+                tx,
+            }],
         });
-        Ok((rx, id, true))
+        Ok((rx, id))
+    }
+
+    pub fn kind_of(&self, id: u64) -> Option<&ItemKind> {
+        self.items.iter().find(|i| i.id == id).map(|i| &i.kind)
     }
 
     pub fn take(&mut self, id: u64) -> Option<Item> {
@@ -182,6 +231,7 @@ impl Pending {
             .iter()
             .map(|i| PendingView {
                 id: i.id,
+                kind: i.kind.clone(),
                 env: i.env.clone(),
                 pid: i.reader.pid,
                 exe: i.reader.exe.as_ref().map(|p| p.display().to_string()),

@@ -13,7 +13,7 @@ use crate::approvals::pending::PendingView;
 use crate::mounts::MountInfo;
 use crate::secret::SecretValue;
 use crate::store::local::{Effect, Rule};
-use crate::store::{EnvInfo, VarInfo};
+use crate::store::{EnvInfo, ValueSource, VarInfo};
 
 /// Bumped on every incompatible change; exchanged in `Hello` at connect.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -117,6 +117,63 @@ pub enum Request {
         for_secs: Option<u64>,
         cwd: Option<String>,
     },
+    /// Set several values at once, all or nothing (MCP `append_variables` with values:
+    /// `source` = agent).
+    VarSetMany {
+        env: String,
+        vars: Vec<(String, SecretValue)>,
+        source: ValueSource,
+    },
+    /// Fill names with random values made inside the agent; nobody sees them.
+    VarGenerate {
+        env: String,
+        names: Vec<String>,
+        length: u32,
+        charset: Charset,
+    },
+    /// Ask the human for these values (pinentry hidden input, or a pending request that
+    /// `openv var set` satisfies). Answers with the names that are set when it returns.
+    AskValues {
+        env: String,
+        names: Vec<String>,
+        timeout_secs: Option<u64>,
+    },
+    /// Ask the human to approve an action (e.g. "delete environment dev") requested by
+    /// the connecting process. `Done` when approved, `Denied` error otherwise.
+    Confirm {
+        action: String,
+        env: Option<String>,
+        client: Option<String>,
+    },
+    /// An MCP tool call to record in the audit log.
+    McpAudit {
+        tool: String,
+        env: Option<String>,
+        names: Vec<String>,
+        client: Option<String>,
+        allowed: bool,
+        detail: Option<String>,
+    },
+    /// The values of `envs` (merged in order, later wins), optionally only `only`, for
+    /// the connecting process to exec `command`. Approved exactly like a read of a mount,
+    /// with `command` as the subject. The only request answered with values.
+    Resolve {
+        envs: Vec<String>,
+        only: Option<Vec<String>>,
+        command: Vec<String>,
+    },
+}
+
+/// Character sets for generated values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Charset {
+    /// A-Z a-z 0-9
+    Alphanumeric,
+    /// 0-9 a-f
+    Hex,
+    /// A-Z a-z 0-9 - _
+    Base64url,
 }
 
 impl Request {
@@ -146,6 +203,12 @@ impl Request {
             Self::PolicyRemove { .. } => "policy_remove",
             Self::Pending => "pending",
             Self::Answer { .. } => "answer",
+            Self::VarSetMany { .. } => "var_set_many",
+            Self::VarGenerate { .. } => "var_generate",
+            Self::AskValues { .. } => "ask_values",
+            Self::Confirm { .. } => "confirm",
+            Self::McpAudit { .. } => "mcp_audit",
+            Self::Resolve { .. } => "resolve",
         }
     }
 }
@@ -187,6 +250,10 @@ pub enum ErrorCode {
     InvalidInput,
     Tampered,
     Mount,
+    /// A person (or a rule) said no, or nobody answered in time.
+    Denied,
+    /// Too many requests from this client.
+    RateLimited,
     Internal,
 }
 
@@ -236,6 +303,10 @@ pub enum Response {
     },
     Pending {
         requests: Vec<PendingView>,
+    },
+    /// Answer to `Resolve` only: the approved values, in merge order.
+    Values {
+        vars: Vec<(String, SecretValue)>,
     },
     Error {
         code: ErrorCode,
