@@ -1,0 +1,302 @@
+//! Agent requests that may wait for a person, driven over the real socket: `Resolve`
+//! (values for `openv run`), `Confirm` (an agent's destructive action), `AskValues`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Openv;
+use openv::ipc::client::Client;
+use openv::ipc::protocol::{Charset, ErrorCode, Request, Response};
+use openv::paths::Home;
+use openv::store::ValueSource;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn call(o: &Openv, req: Request) -> Result<Response, openv::ipc::client::ClientError> {
+    rt().block_on(async {
+        let mut c = Client::connect(&Home::at(o.home.clone())).await?;
+        c.call(&req).await
+    })
+}
+
+fn resolve(o: &Openv) -> Result<Response, openv::ipc::client::ClientError> {
+    call(
+        o,
+        Request::Resolve {
+            envs: vec!["dev".into(), "override".into()],
+            only: None,
+            command: vec!["/usr/bin/true".into()],
+        },
+    )
+}
+
+/// Answers the first pending request with `openv approve`/`deny` once it appears.
+fn answer_when_pending(o: &Openv, verb: &'static str) -> std::thread::JoinHandle<serde_json::Value> {
+    let home = o.home.clone();
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        loop {
+            let out = std::process::Command::new(common::BIN)
+                .args(["pending", "--json"])
+                .env("OPENV_HOME", &home)
+                .output()
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if let Some(first) = v.as_array().and_then(|a| a.first()).cloned() {
+                let id = first["id"].to_string();
+                let st = std::process::Command::new(common::BIN)
+                    .args([verb, &id])
+                    .env("OPENV_HOME", &home)
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+                return first;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "nothing became pending");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
+fn setup(prompt: &'static str) -> Openv {
+    let o = Openv::with_prompt(prompt);
+    o.ok(&["env", "create", "dev"]);
+    o.ok(&["env", "create", "override"]);
+    o.set("dev", "A", "from-dev");
+    o.set("dev", "B", "only-dev");
+    o.set("override", "A", "from-override");
+    o
+}
+
+#[test]
+fn resolve_needs_approval_and_merges_later_wins() {
+    let o = setup("none");
+    match resolve(&o) {
+        Err(e) => {
+            assert_eq!(e.code(), Some(ErrorCode::Denied));
+            assert!(e.to_string().contains("openv allow -e dev --exe /usr/bin/true"), "{e}");
+        }
+        Ok(r) => panic!("resolved without approval: {r:?}"),
+    }
+    o.ok(&["policy", "allow", "-e", "dev", "--exe", "/usr/bin/true"]);
+    o.ok(&["policy", "allow", "-e", "override", "--exe", "/usr/bin/true"]);
+    let Response::Values { vars } = resolve(&o).unwrap() else {
+        panic!("values expected")
+    };
+    let got: Vec<(String, String)> = vars
+        .iter()
+        .map(|(n, v)| (n.clone(), v.expose().to_owned()))
+        .collect();
+    assert_eq!(
+        got,
+        [("B".into(), "only-dev".into()), ("A".into(), "from-override".into())]
+    );
+    let err = call(
+        &o,
+        Request::Resolve {
+            envs: vec!["dev".into()],
+            only: Some(vec!["A".into(), "MISSING".into()]),
+            command: vec!["/usr/bin/true".into()],
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("MISSING"), "{err}");
+    let runs = o.ok(&["audit", "--json"]);
+    assert!(runs.contains("\"kind\":\"run\"") && !runs.contains("from-dev"));
+    o.ok(&["lock"]);
+    let err = resolve(&o).unwrap_err();
+    assert!(err.to_string().contains("vault locked"), "{err}");
+}
+
+#[test]
+fn resolve_through_the_queue_shows_the_command_as_a_child_of_openv() {
+    let o = setup("queue");
+    let answer = answer_when_pending(&o, "approve");
+    let r = call(
+        &o,
+        Request::Resolve {
+            envs: vec!["dev".into()],
+            only: Some(vec!["B".into()]),
+            command: vec!["/usr/bin/true".into(), "--flag".into()],
+        },
+    )
+    .unwrap();
+    let shown = answer.join().unwrap();
+    assert_eq!(shown["exe"], "/usr/bin/true");
+    assert_eq!(shown["chain"][0], "true");
+    assert_eq!(shown["chain"][1], "openv");
+    let Response::Values { vars } = r else { panic!() };
+    assert_eq!(vars.len(), 1);
+}
+
+#[test]
+fn confirm_waits_for_the_person() {
+    let o = setup("queue");
+    let confirm = || {
+        call(
+            &o,
+            Request::Confirm {
+                action: "delete environment dev".into(),
+                env: Some("dev".into()),
+                client: Some("test-client".into()),
+            },
+        )
+    };
+    let answer = answer_when_pending(&o, "approve");
+    assert!(matches!(confirm().unwrap(), Response::Done));
+    let shown = answer.join().unwrap();
+    assert_eq!(shown["kind"], "action");
+    assert_eq!(shown["action"], "delete environment dev");
+    assert!(shown["text"].as_str().unwrap().contains("test-client asks to: delete environment dev"));
+    assert_eq!(o.status()["grants"], 0, "an approved action grants nothing");
+
+    let answer = answer_when_pending(&o, "deny");
+    let err = confirm().unwrap_err();
+    answer.join().unwrap();
+    assert_eq!(err.code(), Some(ErrorCode::Denied), "{err}");
+
+    let none = setup("none");
+    let err = call(
+        &none,
+        Request::Confirm {
+            action: "x".into(),
+            env: None,
+            client: None,
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("prompts are off"), "{err}");
+}
+
+#[test]
+fn ask_values_returns_names_once_the_person_sets_them() {
+    let o = setup("queue");
+    let home = o.home.clone();
+    let setter = std::thread::spawn(move || {
+        let t = Instant::now();
+        loop {
+            let out = std::process::Command::new(common::BIN)
+                .args(["pending", "--json"])
+                .env("OPENV_HOME", &home)
+                .output()
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if let Some(p) = v.as_array().and_then(|a| a.first()) {
+                assert_eq!(p["kind"], "values");
+                assert_eq!(p["names"][0], "NEW_KEY");
+                for name in ["NEW_KEY", "OTHER"] {
+                    let mut c = std::process::Command::new(common::BIN)
+                        .args(["var", "set", "-e", "dev", name])
+                        .env("OPENV_HOME", &home)
+                        .stdin(std::process::Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    use std::io::Write;
+                    c.stdin.take().unwrap().write_all(b"typed-by-human").unwrap();
+                    assert!(c.wait().unwrap().success());
+                }
+                return;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let r = call(
+        &o,
+        Request::AskValues {
+            env: "dev".into(),
+            names: vec!["NEW_KEY".into(), "OTHER".into()],
+            timeout_secs: Some(20),
+        },
+    )
+    .unwrap();
+    setter.join().unwrap();
+    let Response::Names { mut names } = r else { panic!() };
+    names.sort();
+    assert_eq!(names, ["NEW_KEY", "OTHER"]);
+    assert!(o.ok(&["pending"]).contains("no pending requests"));
+
+    let answer = answer_when_pending(&o, "deny");
+    let err = call(
+        &o,
+        Request::AskValues {
+            env: "dev".into(),
+            names: vec!["NEVER".into()],
+            timeout_secs: Some(20),
+        },
+    )
+    .unwrap_err();
+    answer.join().unwrap();
+    assert_eq!(err.code(), Some(ErrorCode::Denied), "{err}");
+}
+
+#[test]
+fn generated_and_agent_supplied_values_are_flagged() {
+    let o = setup("none");
+    let r = call(
+        &o,
+        Request::VarGenerate {
+            env: "dev".into(),
+            names: vec!["SESSION_SECRET".into()],
+            length: 48,
+            charset: Charset::Hex,
+        },
+    )
+    .unwrap();
+    assert!(matches!(r, Response::Names { .. }));
+    call(
+        &o,
+        Request::VarSetMany {
+            env: "dev".into(),
+            vars: vec![("PORT".into(), openv::secret::SecretValue::new("8080".into()))],
+            source: ValueSource::Agent,
+        },
+    )
+    .unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&o.ok(&["var", "list", "-e", "dev", "--json"])).unwrap();
+    let src = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == n)
+            .unwrap()["source"]
+            .clone()
+    };
+    assert_eq!(src("SESSION_SECRET"), "generated");
+    assert_eq!(src("PORT"), "agent");
+    o.ok(&["policy", "allow", "-e", "dev", "--exe", "/usr/bin/true"]);
+    let Response::Values { vars } = call(
+        &o,
+        Request::Resolve {
+            envs: vec!["dev".into()],
+            only: Some(vec!["SESSION_SECRET".into()]),
+            command: vec!["/usr/bin/true".into()],
+        },
+    )
+    .unwrap() else {
+        panic!()
+    };
+    let v = vars[0].1.expose();
+    assert_eq!(v.len(), 48);
+    assert!(v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let err = call(
+        &o,
+        Request::VarGenerate {
+            env: "dev".into(),
+            names: vec!["X".into()],
+            length: 4,
+            charset: Charset::Hex,
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("8 to 256"), "{err}");
+}
