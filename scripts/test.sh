@@ -13,6 +13,15 @@ command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# Real prompts: pinentry on a terminal (driven in tmux) and on a desktop (Xvfb).
+command -v pinentry-curses >/dev/null || need+=(pinentry-curses)
+command -v pinentry-tty >/dev/null || need+=(pinentry-tty)
+command -v pinentry-gtk-2 >/dev/null || need+=(pinentry-gtk2)
+command -v tmux >/dev/null || need+=(tmux)
+command -v Xvfb >/dev/null || need+=(xvfb)
+command -v xdotool >/dev/null || need+=(xdotool)
+dpkg -s imagemagick >/dev/null 2>&1 || need+=(imagemagick)
+command -v git >/dev/null || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     as_root apt-get update -qq
@@ -20,14 +29,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- real .env readers ------------------------------------------------------------
-python3 -c 'import dotenv' 2>/dev/null || {
-    echo "test.sh: installing python-dotenv"
-    python3 -m pip install -q -r tests/requirements.txt
-}
-if [ ! -d tests/js/node_modules/dotenv ]; then
-    echo "test.sh: installing node dotenv"
+# pip and npm are quick when everything is already there.
+python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+if [ ! -f tests/js/node_modules/.package-lock.json ] ||
+    [ tests/js/package.json -nt tests/js/node_modules/.package-lock.json ]; then
+    echo "test.sh: installing node packages (dotenv, MCP inspector)"
     (cd tests/js && npm install --no-audit --no-fund --silent)
 fi
+mkdir -p artifacts
 
 # --- Rust tooling -----------------------------------------------------------------
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

@@ -1,6 +1,6 @@
 //! Serves a virtual file that every reader may read, until killed.
 //!
-//!     cargo run -p openv-mount --example serve -- PATH [--fifo] [CONTENT]
+//!     cargo run -p openv-mount --example serve -- PATH [--fifo | --in-dir] [CONTENT]
 //!
 //! Prints `ready` once mounted. The tests kill it with SIGKILL to leave a dead mount behind.
 
@@ -13,21 +13,19 @@ use zeroize::Zeroizing;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = PathBuf::from(args.next().ok_or("usage: serve PATH [--fifo] [CONTENT]")?);
-    let mut mode = Mode::Fuse;
+    let usage = "usage: serve PATH [--fifo | --in-dir] [CONTENT]";
+    let path = PathBuf::from(args.next().ok_or(usage)?);
+    let mut opts = MountOptions::default();
     let mut content = String::from("OPENV_EXAMPLE=served\n");
     for arg in args {
-        if arg == "--fifo" {
-            mode = Mode::Fifo;
-        } else {
-            content = arg;
+        match arg.as_str() {
+            "--fifo" => opts.mode = Mode::Fifo,
+            // FUSE on a hidden directory next to PATH, PATH a symlink into it.
+            "--in-dir" => opts.allow_file_mount = false,
+            _ => content = arg,
         }
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let opts = MountOptions {
-        mode,
-        ..MountOptions::default()
-    };
     let mount = mount(&path, opts, tx)?;
     mount.set_content_info(content.len() as u64, SystemTime::now());
     println!("ready {:?}", mount.placement());

@@ -1,8 +1,8 @@
 //! Serves one virtual file (FUSE, or a FIFO where FUSE is unusable) and asks its owner about
 //! every open. See README.md for the picture; the security decision stays with the owner.
 //!
-//! An open travels: kernel -> [`fuse`] or [`fifo`] -> [`identify`] (who is reading) ->
-//! [`OpenRequest`] on the owner's channel -> `serve` / `deny` -> back to the reader.
+//! An open travels: kernel -> `fuse/` or `fifo/` -> [`identify`] (who is reading) ->
+//! [`OpenRequest`] to the owner's [`OpenHandler`] -> `serve` / `deny` -> back to the reader.
 
 mod error;
 mod fifo;

@@ -231,8 +231,10 @@ impl State {
             .unwrap_or_else(|_| crate::store::now())
     }
 
-    /// Recomputes what the mounts of `env` will serve (size, mtime).
+    /// Recomputes what the mounts of `env` will serve (size, mtime). Called after every
+    /// change to `env`, so it also drops the cached rendering.
     pub(super) fn refresh_env(&mut self, env: &str) {
+        self.rendered.remove(env);
         for p in self.mounts.paths_of(env) {
             self.refresh_path(&p, env);
         }
@@ -271,8 +273,11 @@ impl State {
         self.mounts.set_content(path, size, mtime);
     }
 
-    /// The rendered file and the names in it.
+    /// The rendered file and the names in it (cached while unlocked).
     fn render_env(&mut self, env: &str) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), StoreError> {
+        if let Some(r) = self.rendered.get(env) {
+            return Ok((r.names.clone(), r.bytes.clone()));
+        }
         let values = self.vault()?.read_values(env)?;
         let bytes = crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(
             |reason| StoreError::Unrepresentable {
@@ -280,7 +285,15 @@ impl State {
                 reason,
             },
         )?;
-        Ok((values.into_iter().map(|(n, _)| n).collect(), bytes))
+        let names: Vec<String> = values.into_iter().map(|(n, _)| n).collect();
+        self.rendered.insert(
+            env.to_owned(),
+            super::state::Rendered {
+                names: names.clone(),
+                bytes: bytes.clone(),
+            },
+        );
+        Ok((names, bytes))
     }
 
     /// First half of an open: decide from rules and grants, or queue it for a person.

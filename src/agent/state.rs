@@ -30,6 +30,25 @@ pub struct State {
     pub(super) watcher: Option<MountWatcher>,
     pub approvals: Approvals,
     audit: Option<AuditLog>,
+    /// Rendered environments served by mounts, kept only while unlocked and dropped
+    /// (zeroized) on any change to that environment, so a hot read skips SQLite and the
+    /// decryption of every value.
+    pub(super) rendered: std::collections::HashMap<String, Rendered>,
+}
+
+/// One environment's rendered .env and the names in it.
+pub(super) struct Rendered {
+    pub names: Vec<String>,
+    pub bytes: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rendered")
+            .field("names", &self.names)
+            .field("bytes", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Why a request failed: a store error, or something about the request itself.
@@ -97,6 +116,7 @@ impl State {
         Self {
             approvals,
             audit,
+            rendered: std::collections::HashMap::new(),
             home,
             config,
             started: Instant::now(),
@@ -126,6 +146,7 @@ impl State {
             Some(v) if idle && v.is_unlocked() => {
                 v.lock();
                 self.approvals.on_lock();
+                self.rendered.clear();
                 self.audit(Event::new(EventKind::Lock).detail("idle timeout"));
                 true
             }
@@ -187,6 +208,7 @@ impl State {
             v.lock();
         }
         self.approvals.on_lock();
+        self.rendered.clear();
     }
 
     pub fn handle(&mut self, req: Request, cid: &str) -> Response {
@@ -251,10 +273,12 @@ impl State {
             Request::EnvRename { name, new_name } => {
                 self.vault()?.rename_env(&name, &new_name)?;
                 self.mounts.rename_env(&name, &new_name);
+                self.rendered.remove(&name);
                 Response::Done
             }
             Request::EnvDelete { name } => {
                 let variables = self.vault()?.delete_env(&name)?;
+                self.rendered.remove(&name);
                 // Its mounts go with it (their records were deleted by the cascade).
                 for m in self.mounts.take_env(&name) {
                     let _ = m.unmount();

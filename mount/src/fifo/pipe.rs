@@ -32,6 +32,20 @@ impl OpenWatch {
         OpenWatch(inotify)
     }
 
+    /// Forgets the opens so far, then waits up to `max` for one more and forgets it too:
+    /// the reader whose open woke our writer reports its open from its own context, often a
+    /// moment after our open returned. Taking it for a newcomer would cost a second scan.
+    pub(crate) fn settle(&self, max: Duration) {
+        self.opened_since();
+        if let Some(inotify) = &self.0 {
+            let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+            let timeout = PollTimeout::try_from(max).unwrap_or(PollTimeout::ZERO);
+            if matches!(poll(&mut fds, timeout), Ok(n) if n > 0) {
+                self.opened_since();
+            }
+        }
+    }
+
     /// Whether the FIFO was opened (by anyone, us included) since the last call.
     pub(crate) fn opened_since(&self) -> bool {
         let Some(inotify) = &self.0 else {

@@ -66,9 +66,11 @@ pub(crate) fn holders(inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
                 Err(_) => continue,
             };
             let file_name = link.rsplit(|b| *b == b'/').next().unwrap_or_default();
+            // Our fork is ruled out first, then the fd checked: a fork that exec'd in between
+            // has dropped its close-on-exec copies.
             if file_name == inode.name.as_bytes()
-                && is_reader_on(&fd_dir, fd, inode)
                 && !is_our_fork(pid, skip_pid)
+                && is_reader_on(&fd_dir, fd, inode)
             {
                 found.push(Holder {
                     pid,

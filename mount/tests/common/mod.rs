@@ -149,6 +149,39 @@ pub fn tempdir() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves no server behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// Starts the example server on `path` with `args`; returns once it printed `ready ...`,
+    /// with that line.
+    pub fn serve(path: &Path, args: &[&str]) -> (KillOnDrop, String) {
+        use std::io::BufRead;
+        let mut child = Command::new(serve_example())
+            .arg(path)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let guard = KillOnDrop(child);
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("ready"), "the server said {line:?}");
+        (guard, line)
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The example binary `serve`, built by `cargo test` next to the test binaries.
 pub fn serve_example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();

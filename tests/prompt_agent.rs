@@ -1,0 +1,163 @@
+//! The agent's own prompts, end to end: an unapproved read of a real FUSE mount makes the
+//! agent open pinentry-curses on the terminal where the user last ran openv (a tmux pane
+//! here); the test reads what the user saw and answers with keys.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Openv, require};
+
+/// A tmux server of its own whose one pane runs `command`; killed on drop.
+struct Pane {
+    socket: String,
+}
+
+impl Pane {
+    fn start(command: &str) -> Pane {
+        let p = Pane {
+            socket: format!("openv-agent-prompt-{}", std::process::id()),
+        };
+        let ok = Command::new("tmux")
+            .args([
+                "-f",
+                "/dev/null",
+                "-L",
+                &p.socket,
+                "new-session",
+                "-d",
+                "-s",
+                "s",
+            ])
+            .args(["-x", "110", "-y", "34", command])
+            .env_remove("TMUX")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux did not start");
+        p
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &self.socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.tmux(&["capture-pane", "-p", "-t", "s"]);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(Instant::now() < until, "{needle:?} never shown:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "s", k]);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn cat(dir: &PathBuf) -> Child {
+    Command::new("cat")
+        .arg(".env")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
+    let tools = ["tmux", "pinentry-curses"].iter().all(|t| {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .any(|d| d.join(t).is_file())
+    });
+    if !require(tools, "tmux and pinentry-curses")
+        || !require(openv_mount::fuse_available(), "FUSE")
+    {
+        return;
+    }
+    let mut o = Openv::empty();
+    o.prompt = "auto";
+    o.ok(&["init", "--keyfile", o.keyfile.to_str().unwrap()]);
+    o.ok(&["env", "create", "shop"]);
+    o.set("shop", "STRIPE_KEY", "sk_test_123");
+    let dir = o.dir.path().join("shop");
+    std::fs::create_dir(&dir).unwrap();
+    o.ok(&["mount", dir.to_str().unwrap(), "-e", "shop"]);
+
+    // The user runs an openv command in their terminal: the agent learns where they are.
+    let cmd = format!(
+        "env -u DISPLAY -u WAYLAND_DISPLAY OPENV_HOME={} {} status >/dev/null; exec sleep 100000",
+        o.home.display(),
+        common::BIN
+    );
+    let pane = Pane::start(&cmd);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while o.log().matches("op=\"status\"").count() < 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Allow once (Enter on the focused first button).
+    let reader = cat(&dir);
+    let screen = pane.wait_for("Allow once");
+    assert!(screen.contains("read environment \"shop\""), "{screen}");
+    assert!(screen.contains("/usr/bin/cat"), "{screen}");
+    assert!(
+        screen.contains("Parents: cat <- "),
+        "the parent chain is shown:\n{screen}"
+    );
+    assert!(
+        screen.contains("Allow for this process") && screen.contains("Deny"),
+        "{screen}"
+    );
+    pane.keys(&["Enter"]);
+    let out = reader.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "STRIPE_KEY=sk_test_123\n"
+    );
+
+    // Deny (move right twice).
+    std::thread::sleep(Duration::from_millis(500));
+    let reader = cat(&dir);
+    pane.wait_for("Allow once");
+    pane.keys(&["Right", "Right", "Enter"]);
+    let out = reader.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+
+    let audit = o.ok(&["audit", "--json"]);
+    assert!(audit.contains("answered via pinentry"), "{audit}");
+    assert!(!audit.contains("sk_test_123"));
+}

@@ -1,0 +1,613 @@
+//! The real pinentry programs answering openv's questions: pinentry-curses and
+//! pinentry-tty in tmux, pinentry-gtk-2 under Xvfb, answered with keys the way a person
+//! would press them. A missing tool skips the test, or fails it when `CI` is set.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use openv::prompt::pinentry::{self, Program};
+use openv::prompt::{Answer, PromptError, Question, Surface};
+
+const TITLE: &str = "openv: read environment \"prod\"?";
+const CHAIN: &str = "chain: cat <- bash <- node /usr/lib/codex/bin/codex.js";
+const WARNING: &str = "WARNING: an AI agent (codex) started this process.";
+const ALT: &str = "Allow for this process";
+
+fn question(timeout: Duration) -> Question {
+    Question {
+        title: TITLE.into(),
+        description: format!(
+            "Process cat (pid 4242) wants to read .env in /home/dev/shop\n\
+             exe: /usr/bin/cat   uid: 1000\n{CHAIN}\n{WARNING}"
+        ),
+        allow_label: "Allow once".into(),
+        deny_label: "Deny".into(),
+        alt_label: Some(ALT.into()),
+        timeout,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Terminal: tmux
+
+#[test]
+fn curses_shows_the_question_and_enter_allows() {
+    let Some((tmux, program)) = terminal("pinentry-curses") else {
+        return;
+    };
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    let screen = tmux.wait_for("WARNING");
+    println!(
+        "--- pinentry-curses on {} ---\n{screen}",
+        tmux.tty().display()
+    );
+    for line in [
+        TITLE,
+        "exe: /usr/bin/cat",
+        CHAIN,
+        WARNING,
+        "<Allow once>",
+        ALT,
+        "<Deny>",
+    ] {
+        assert!(screen.contains(line), "{line:?} not on screen:\n{screen}");
+    }
+    tmux.keys(&["Enter"]); // curses starts with the focus on OK
+    assert_eq!(answer(asked), Answer::Allow);
+}
+
+#[test]
+fn curses_deny_and_the_alt_button() {
+    let Some((tmux, program)) = terminal("pinentry-curses") else {
+        return;
+    };
+    // Buttons: <Allow once> <Allow for this process> <Deny>.
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    tmux.wait_for("WARNING");
+    tmux.keys(&["Right", "Right", "Enter"]);
+    assert_eq!(answer(asked), Answer::Deny);
+
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    tmux.wait_for("WARNING");
+    tmux.keys(&["Right", "Enter"]);
+    let screen = tmux.wait_for("Confirm: Allow for this process");
+    assert!(screen.contains(CHAIN), "{screen}");
+    tmux.keys(&["Enter"]);
+    assert_eq!(answer(asked), Answer::AllowAlt);
+
+    // The second step can still be refused.
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    tmux.wait_for("WARNING");
+    tmux.keys(&["Right", "Enter"]);
+    tmux.wait_for("Confirm:");
+    tmux.keys(&["Right", "Enter"]);
+    assert_eq!(answer(asked), Answer::Deny);
+}
+
+#[test]
+fn curses_unanswered_is_denied_in_time() {
+    let Some((tmux, program)) = terminal("pinentry-curses") else {
+        return;
+    };
+    let asked = ask(&program, question(Duration::from_secs(2)));
+    tmux.wait_for("WARNING");
+    let (result, took) = finish(asked);
+    assert_eq!(result.expect("no error on timeout"), Answer::Deny);
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(!tmux.screen().contains("WARNING"), "terminal not restored");
+}
+
+#[test]
+fn curses_is_stopped_at_the_deadline_even_after_a_key_press() {
+    let Some((tmux, program)) = terminal("pinentry-curses") else {
+        return;
+    };
+    let reaper = Reaper::for_tty(tmux.tty());
+    let asked = ask(&program, question(Duration::from_secs(2)));
+    tmux.wait_for("WARNING");
+    assert_eq!(reaper.pinentries().len(), 1, "the pinentry is seen");
+    tmux.keys(&["x"]); // any key stops pinentry-curses' own timer
+    let (result, took) = finish(asked);
+    assert_eq!(result.expect("a deadline is a denial"), Answer::Deny);
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    wait_until("pinentry-curses terminated", || {
+        reaper.pinentries().is_empty()
+    });
+}
+
+#[test]
+fn curses_hidden_input() {
+    let Some((tmux, program)) = terminal("pinentry-curses") else {
+        return;
+    };
+    let secret = "s3cr%et v@lue\\_42";
+    let asked = thread::spawn(move || {
+        pinentry::ask_secret(&program, TITLE, "Value of STRIPE_KEY", "Value:", secs(30))
+    });
+    tmux.wait_for("STRIPE_KEY");
+    tmux.type_text(secret);
+    assert!(!tmux.screen().contains("v@lue"), "input is echoed");
+    tmux.keys(&["Enter"]);
+    let value = asked
+        .join()
+        .expect("thread")
+        .expect("asked")
+        .expect("a value");
+    assert_eq!(value.expose(), secret);
+}
+
+#[test]
+fn tty_answers_by_letter() {
+    let Some((tmux, program)) = terminal("pinentry-tty") else {
+        return;
+    };
+    // Accelerators assigned by openv: Allow once = a, Deny = d, Allow for this process = f.
+    for (keys, want) in [("a", Answer::Allow), ("d", Answer::Deny)] {
+        let asked = ask(&program, question(Duration::from_secs(30)));
+        let screen = tmux.wait_for("[adf]");
+        assert!(
+            screen.contains(CHAIN) && screen.contains(WARNING),
+            "{screen}"
+        );
+        tmux.keys(&[keys]);
+        assert_eq!(answer(asked), want);
+        tmux.clear();
+    }
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    tmux.wait_for("[adf]");
+    tmux.keys(&["f"]);
+    tmux.wait_for("Confirm: Allow for this process");
+    tmux.wait_for("[fd]");
+    tmux.keys(&["f"]);
+    assert_eq!(answer(asked), Answer::AllowAlt);
+}
+
+#[test]
+fn tty_unanswered_is_denied_in_time() {
+    let Some((tmux, program)) = terminal("pinentry-tty") else {
+        return;
+    };
+    let asked = ask(&program, question(Duration::from_secs(2)));
+    tmux.wait_for("[adf]");
+    let (result, took) = finish(asked);
+    assert_eq!(result.expect("no error on timeout"), Answer::Deny);
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+/// pinentry-tty answers NOTOK when it cannot use its terminal; that must not grant.
+#[test]
+fn an_unusable_terminal_never_allows() {
+    if !have(&["pinentry-tty", "pinentry-curses"]) {
+        return;
+    }
+    for name in ["pinentry-tty", "pinentry-curses"] {
+        let surface = Surface::Terminal {
+            tty: "/dev/pts/nonexistent".into(),
+        };
+        let program = pinentry::find(surface, Some(Path::new(name))).expect(name);
+        let (result, took) = finish(ask(&program, question(Duration::from_secs(5))));
+        assert!(
+            !matches!(result, Ok(Answer::Allow | Answer::AllowAlt)),
+            "{name}: {result:?}"
+        );
+        assert!(took < Duration::from_secs(7), "{name} took {took:?}");
+    }
+}
+
+#[test]
+fn find_picks_by_surface() {
+    if !have(&["pinentry-curses", "pinentry-tty"]) {
+        return;
+    }
+    let tty = Surface::Terminal {
+        tty: "/dev/pts/0".into(),
+    };
+    let found = pinentry::find(tty.clone(), None).expect("a terminal pinentry");
+    assert_eq!(found.path.file_name(), Some("pinentry-curses".as_ref()));
+    let tty_program = pinentry::find(tty.clone(), Some(Path::new("pinentry-tty")));
+    assert!(tty_program.expect("by name").path.is_absolute());
+    assert!(pinentry::find(tty, Some(Path::new("/nonexistent/pinentry"))).is_none());
+    let headless = Surface::Desktop {
+        display: None,
+        wayland: None,
+    };
+    assert!(pinentry::find(headless, None).is_none());
+}
+
+// ---------------------------------------------------------------------------------
+// Desktop: Xvfb
+
+#[test]
+fn gtk2_dialog_buttons() {
+    let Some((x, program)) = desktop() else {
+        return;
+    };
+
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    x.wait_window();
+    let shot = x.screenshot("pinentry-gtk2-dialog.png");
+    println!("screenshot: {}", shot.display());
+    x.key(&["Tab", "Tab", "Return"]); // Deny (focused) -> Allow for this process -> Allow once
+    assert_eq!(answer(asked), Answer::Allow);
+
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    x.wait_window();
+    x.key(&["Return"]); // gtk2 starts with the focus on Cancel, i.e. Deny
+    assert_eq!(answer(asked), Answer::Deny);
+
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    x.wait_window();
+    x.key(&["Escape"]);
+    assert_eq!(answer(asked), Answer::Deny);
+
+    let asked = ask(&program, question(Duration::from_secs(30)));
+    let first = x.wait_window();
+    x.key(&["alt+f"]);
+    x.wait_window_after(&first);
+    x.screenshot("pinentry-gtk2-confirm-alt.png");
+    x.key(&["alt+f"]);
+    assert_eq!(answer(asked), Answer::AllowAlt);
+}
+
+#[test]
+fn gtk2_hidden_input() {
+    let Some((x, program)) = desktop() else {
+        return;
+    };
+    let secret = "s3cr%et v@lue\\_ü 42";
+
+    let p = program.clone();
+    let asked = thread::spawn(move || {
+        pinentry::ask_secret(&p, TITLE, "Value of STRIPE_KEY", "Value:", secs(30))
+    });
+    x.wait_window();
+    x.run("xdotool", &["type", "--delay", "30", secret]);
+    x.screenshot("pinentry-gtk2-secret.png");
+    x.key(&["Return"]);
+    let value = asked
+        .join()
+        .expect("thread")
+        .expect("asked")
+        .expect("a value");
+    assert_eq!(value.expose(), secret);
+
+    let asked = thread::spawn(move || {
+        pinentry::ask_secret(&program, TITLE, "Value of STRIPE_KEY", "Value:", secs(30))
+    });
+    x.wait_window();
+    x.key(&["Escape"]);
+    assert!(asked.join().expect("thread").expect("asked").is_none());
+}
+
+// ---------------------------------------------------------------------------------
+// Helpers
+
+type Asked = JoinHandle<(Result<Answer, PromptError>, Duration)>;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn ask(program: &Program, q: Question) -> Asked {
+    let program = program.clone();
+    thread::spawn(move || {
+        let started = Instant::now();
+        (pinentry::confirm(&program, &q), started.elapsed())
+    })
+}
+
+fn finish(asked: Asked) -> (Result<Answer, PromptError>, Duration) {
+    asked.join().expect("confirm thread panicked")
+}
+
+fn answer(asked: Asked) -> Answer {
+    finish(asked).0.expect("confirm")
+}
+
+fn have(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("missing {}: run scripts/test.sh", missing.join(", "));
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    eprintln!("skipped: {message}");
+    false
+}
+
+fn on_path(tool: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting: {what}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn output(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run tool");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn terminal(name: &str) -> Option<(Tmux, Program)> {
+    if !have(&["tmux", name]) {
+        return None;
+    }
+    let tmux = Tmux::start();
+    let surface = Surface::Terminal { tty: tmux.tty() };
+    let program = pinentry::find(surface, Some(Path::new(name))).expect("found");
+    Some((tmux, program))
+}
+
+/// A detached tmux server of its own (socket per test), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start() -> Tmux {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmux = Tmux {
+            socket: format!("openv-prompt-{}-{n}", std::process::id()),
+        };
+        // The pane runs something that never reads the terminal, so pinentry gets every key.
+        let status = Command::new("tmux")
+            .args([
+                "-f",
+                "/dev/null",
+                "-L",
+                &tmux.socket,
+                "new-session",
+                "-d",
+                "-s",
+                "s",
+            ])
+            .args(["-x", "100", "-y", "32", "sleep 100000"])
+            .env_remove("TMUX")
+            .status()
+            .expect("start tmux");
+        assert!(status.success(), "tmux did not start");
+        tmux
+    }
+
+    fn out(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-f", "/dev/null", "-L", &self.socket]).args(args);
+        output(cmd.env_remove("TMUX"))
+    }
+
+    fn tty(&self) -> PathBuf {
+        self.out(&["display", "-p", "-t", "s", "#{pane_tty}"])
+            .trim()
+            .into()
+    }
+
+    fn screen(&self) -> String {
+        let screen = self.out(&["capture-pane", "-p", "-t", "s"]);
+        let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+        lines.join("\n").trim_matches('\n').to_owned()
+    }
+
+    fn clear(&self) {
+        self.out(&["send-keys", "-t", "s", "-R"]);
+        self.out(&["clear-history", "-t", "s"]);
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(Instant::now() < until, "{needle:?} never shown:\n{screen}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One key at a time: curses needs the gap to tell Escape from an arrow's sequence.
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.out(&["send-keys", "-t", "s", key]);
+            thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        self.out(&["send-keys", "-t", "s", "-l", text]);
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        Reaper::for_tty(self.tty()).kill_all();
+        self.out(&["kill-server"]);
+    }
+}
+
+fn desktop() -> Option<(Xvfb, Program)> {
+    if !have(&["Xvfb", "xdotool", "import", "pinentry-gtk-2"]) {
+        return None;
+    }
+    let x = Xvfb::start();
+    let surface = Surface::Desktop {
+        display: Some(x.display.clone()),
+        wayland: None,
+    };
+    let program = pinentry::find(surface, Some(Path::new("pinentry-gtk-2"))).expect("found");
+    Some((x, program))
+}
+
+/// An Xvfb on a display number it picks itself (`-displayfd`), killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let mut x = Xvfb {
+            child,
+            display: String::new(),
+        };
+        let stdout = x.child.stdout.take().expect("Xvfb stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("Xvfb display");
+        assert!(!line.trim().is_empty(), "Xvfb did not start");
+        x.display = format!(":{}", line.trim());
+        x
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> String {
+        output(Command::new(tool).args(args).env("DISPLAY", &self.display))
+    }
+
+    /// The pid owning the visible pinentry window, "" if none.
+    fn window_pid(&self) -> String {
+        let args = [
+            "search",
+            "--onlyvisible",
+            "--class",
+            "pinentry",
+            "getwindowpid",
+        ];
+        self.run("xdotool", &args).trim().to_owned()
+    }
+
+    /// Waits for a pinentry window of a process other than `previous`, then a moment for
+    /// it to grab the keyboard. Returns that process id.
+    fn wait_window_after(&self, previous: &str) -> String {
+        let mut pid = String::new();
+        wait_until("pinentry window", || {
+            pid = self.window_pid();
+            !pid.is_empty() && pid != previous
+        });
+        thread::sleep(Duration::from_millis(700));
+        pid
+    }
+
+    fn wait_window(&self) -> String {
+        self.wait_window_after("")
+    }
+
+    /// Keys go through XTEST to the window holding the keyboard grab; gtk2 ignores keys
+    /// sent to a window directly (`xdotool key --window`, a synthetic event).
+    fn key(&self, keys: &[&str]) {
+        for key in keys {
+            self.run("xdotool", &["key", key]);
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+        std::fs::create_dir_all(&dir).expect("artifacts dir");
+        let path = dir.join(name);
+        let target = path.to_str().expect("utf-8 path");
+        self.run(
+            "import",
+            &["-window", "root", "-display", &self.display, target],
+        );
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 0, "no screenshot at {target}");
+        path
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        Reaper::for_display(&self.display).kill_all();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the pinentry processes this test started on its tty or display, so the guards can
+/// kill leftovers (curses outlives a closed terminal until its own timer).
+struct Reaper {
+    tty: Option<PathBuf>,
+    display: Option<String>,
+}
+
+impl Reaper {
+    fn for_tty(tty: PathBuf) -> Reaper {
+        Reaper {
+            tty: Some(tty),
+            display: None,
+        }
+    }
+
+    fn for_display(display: &str) -> Reaper {
+        Reaper {
+            tty: None,
+            display: Some(display.to_owned()),
+        }
+    }
+
+    fn pinentries(&self) -> Vec<i32> {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("tasks");
+        let children = tasks.flatten().flat_map(|task| {
+            let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        });
+        children.filter(|&pid| self.owns(pid)).collect()
+    }
+
+    fn owns(&self, pid: i32) -> bool {
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let comm = std::fs::read_to_string(proc.join("comm")).unwrap_or_default();
+        if !comm.starts_with("pinentry") {
+            return false;
+        }
+        if let Some(tty) = &self.tty {
+            let fds = std::fs::read_dir(proc.join("fd"))
+                .into_iter()
+                .flatten()
+                .flatten();
+            return fds
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .any(|target| target == *tty);
+        }
+        let environ = std::fs::read(proc.join("environ")).unwrap_or_default();
+        let want = format!("DISPLAY={}", self.display.as_deref().unwrap_or_default());
+        environ.split(|b| *b == 0).any(|var| var == want.as_bytes())
+    }
+}
+
+impl Reaper {
+    fn kill_all(&self) {
+        for pid in self.pinentries() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
