@@ -62,13 +62,15 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
             None
         }
     };
-    let mounts = crate::mounts::Mounts::new(open_tx);
+    let sink = crate::mounts::sink::OpenSink::new(open_tx);
+    let mounts = crate::mounts::Mounts::new(sink.clone());
     let state = Arc::new(Mutex::new(State::new(
         home.clone(),
         config.clone(),
         mounts,
         watcher,
     )));
+    sink.attach(&state);
     {
         let st = state.clone();
         tokio::task::spawn_blocking(move || {

@@ -2,15 +2,16 @@
 //! open requests to one channel that the agent answers.
 
 pub mod prepare;
+pub mod sink;
 pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openv_mount::{Mode, Mount, MountError, MountOptions, OpenRequest, Placement};
+use openv_mount::{Mode, Mount, MountError, MountOptions, Placement};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::UnboundedSender;
+use sink::OpenSink;
 
 /// How long a reader may wait for a decision before it is denied.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,11 +55,11 @@ pub struct Mounts {
     active: BTreeMap<PathBuf, Active>,
     /// Recorded mounts that could not be restored, with the reason.
     broken: BTreeMap<PathBuf, (String, String, String)>,
-    requests: UnboundedSender<OpenRequest>,
+    requests: OpenSink,
 }
 
 impl Mounts {
-    pub fn new(requests: UnboundedSender<OpenRequest>) -> Self {
+    pub fn new(requests: OpenSink) -> Self {
         Self {
             active: BTreeMap::new(),
             broken: BTreeMap::new(),
