@@ -88,29 +88,27 @@ fn cat(dir: &PathBuf) -> Child {
         .unwrap()
 }
 
-#[test]
-fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
-    let tools = ["tmux", "pinentry-curses"].iter().all(|t| {
+fn tools() -> bool {
+    let found = ["tmux", "pinentry-curses"].iter().all(|t| {
         std::env::var_os("PATH")
             .iter()
             .flat_map(std::env::split_paths)
             .any(|d| d.join(t).is_file())
     });
-    if !require(tools, "tmux and pinentry-curses")
-        || !require(openv_mount::fuse_available(), "FUSE")
-    {
-        return;
-    }
+    require(found, "tmux and pinentry-curses") && require(openv_mount::fuse_available(), "FUSE")
+}
+
+/// A vault (passphrase "pass phrase") with a mounted environment, and a tmux pane where
+/// the user has just run `openv status`, so the agent knows their terminal.
+fn setup() -> (Openv, PathBuf, Pane) {
     let mut o = Openv::empty();
     o.prompt = "auto";
-    o.ok(&["init", "--keyfile", o.keyfile.to_str().unwrap()]);
+    o.ok_stdin(&["init"], b"pass phrase\n");
     o.ok(&["env", "create", "shop"]);
     o.set("shop", "STRIPE_KEY", "sk_test_123");
     let dir = o.dir.path().join("shop");
     std::fs::create_dir(&dir).unwrap();
     o.ok(&["mount", dir.to_str().unwrap(), "-e", "shop"]);
-
-    // The user runs an openv command in their terminal: the agent learns where they are.
     let cmd = format!(
         "env -u DISPLAY -u WAYLAND_DISPLAY OPENV_HOME={} {} status >/dev/null; exec sleep 100000",
         o.home.display(),
@@ -122,6 +120,39 @@ fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(50));
     }
+    (o, dir, pane)
+}
+
+#[test]
+fn a_read_of_a_locked_vault_asks_for_the_passphrase_first() {
+    if !tools() {
+        return;
+    }
+    let (o, dir, pane) = setup();
+    o.ok(&["lock"]);
+    let reader = cat(&dir);
+    let screen = pane.wait_for("Passphrase");
+    assert!(screen.contains("vault is locked"), "{screen}");
+    pane.tmux(&["send-keys", "-t", "s", "-l", "pass phrase"]);
+    pane.keys(&["Enter"]);
+    // Unlocked; now the read itself is asked about.
+    pane.wait_for("Allow once");
+    pane.keys(&["Enter"]);
+    let out = reader.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(o.status()["locked"], false);
+}
+
+#[test]
+fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
+    if !tools() {
+        return;
+    }
+    let (o, dir, pane) = setup();
 
     // Allow once (Enter on the focused first button).
     let reader = cat(&dir);

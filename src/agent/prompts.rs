@@ -44,6 +44,91 @@ pub fn spawn(state: Shared, job: PromptJob) {
     });
 }
 
+/// What a read that finds the vault locked should do.
+pub enum LockedPlan {
+    /// Not locked (or no vault): decide as usual.
+    Proceed,
+    /// Another reader's passphrase prompt is open: wait for it.
+    Wait(tokio::sync::watch::Receiver<bool>),
+    /// Ask for the passphrase with this program, then tell the waiters.
+    Ask(Program, tokio::sync::watch::Sender<bool>, Duration),
+}
+
+/// Decides whether a read on a locked vault can trigger the unlock flow: only with a
+/// passphrase slot and a pinentry that reaches the user. Without one the read is denied
+/// at once by the normal path.
+pub fn locked_plan(st: &mut super::state::State) -> LockedPlan {
+    let locked = st.vault().is_ok_and(|v| !v.is_unlocked());
+    if !locked {
+        return LockedPlan::Proceed;
+    }
+    if let Some(rx) = st.unlocking.clone() {
+        return LockedPlan::Wait(rx);
+    }
+    let a = &st.approvals;
+    if !matches!(a.settings.mode, PromptMode::Auto | PromptMode::Pinentry) {
+        return LockedPlan::Proceed;
+    }
+    let has_passphrase = st
+        .vault
+        .as_ref()
+        .and_then(|v| v.slot_kinds().ok())
+        .is_some_and(|k| k.contains(&crate::store::keyslot::SlotKind::Passphrase));
+    let Some(program) = has_passphrase
+        .then(|| choose(&a.context, a.settings.pinentry.as_deref()))
+        .flatten()
+    else {
+        return LockedPlan::Proceed;
+    };
+    let timeout = a.settings.timeout;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    st.unlocking = Some(rx);
+    LockedPlan::Ask(program, tx, timeout)
+}
+
+/// Runs the unlock flow for a read: passphrase prompt, unlock, wake the waiters.
+pub async fn unlock_for_read(state: &Shared, plan: LockedPlan) {
+    match plan {
+        LockedPlan::Proceed => {}
+        LockedPlan::Wait(mut rx) => {
+            let _ = tokio::time::timeout(Duration::from_secs(120), rx.changed()).await;
+        }
+        LockedPlan::Ask(program, tx, timeout) => {
+            let got = tokio::task::spawn_blocking(move || {
+                pinentry::ask_secret(
+                    &program,
+                    "openv: unlock the vault",
+                    "A process wants to read a mounted .env and the openv vault is locked.\nType the vault passphrase to unlock it, or cancel to deny.",
+                    "Passphrase:",
+                    timeout,
+                )
+            })
+            .await;
+            let st = state.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+                if let Ok(Ok(Some(pass))) = got {
+                    let secret = crate::store::SlotSecret::Passphrase(pass);
+                    match st.vault().and_then(|v| v.unlock(&secret)) {
+                        Ok(()) => {
+                            tracing::info!("vault unlocked from a read's passphrase prompt");
+                            st.audit(
+                                crate::audit::Event::new(crate::audit::EventKind::Unlock)
+                                    .detail("passphrase prompt for a read"),
+                            );
+                            st.refresh_all();
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unlock from the prompt failed"),
+                    }
+                }
+                st.unlocking = None;
+            })
+            .await;
+            let _ = tx.send(true);
+        }
+    }
+}
+
 /// Desktop first, then the terminal of the last interactive command.
 fn choose(
     ctx: &crate::approvals::ClientContext,

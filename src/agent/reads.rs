@@ -21,6 +21,15 @@ pub async fn serve(mut requests: UnboundedReceiver<OpenRequest>, state: Shared) 
 }
 
 async fn one(req: OpenRequest, state: Shared) {
+    // A locked vault may be unlocked from here (passphrase prompt) before deciding.
+    let st = state.clone();
+    let plan = tokio::task::spawn_blocking(move || {
+        prompts::locked_plan(&mut st.lock().unwrap_or_else(|p| p.into_inner()))
+    })
+    .await;
+    if let Ok(plan) = plan {
+        prompts::unlock_for_read(&state, plan).await;
+    }
     let st = state.clone();
     let begun = tokio::task::spawn_blocking(move || {
         st.lock().unwrap_or_else(|p| p.into_inner()).begin_open(req)

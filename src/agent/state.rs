@@ -34,6 +34,9 @@ pub struct State {
     /// (zeroized) on any change to that environment, so a hot read skips SQLite and the
     /// decryption of every value.
     pub(super) rendered: std::collections::HashMap<String, Rendered>,
+    /// Set while a passphrase prompt triggered by a read is open: later readers wait on
+    /// it instead of opening a second one.
+    pub(super) unlocking: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// One environment's rendered .env and the names in it.
@@ -117,6 +120,7 @@ impl State {
             approvals,
             audit,
             rendered: std::collections::HashMap::new(),
+            unlocking: None,
             home,
             config,
             started: Instant::now(),
