@@ -3,7 +3,6 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::AuditError;
@@ -113,23 +112,9 @@ pub(crate) fn last_line(path: &Path) -> io::Result<Tail> {
     })
 }
 
-/// Creates `dir` 0700 if missing; refuses one that is not ours or that others can enter.
+/// Creates the audit directory (0700) if missing; refuses one others can enter.
 pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), AuditError> {
-    match fs::metadata(dir) {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| AuditError::io("create audit directory", dir, e))?;
-            // The umask can only narrow the mode; set it exactly anyway.
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| AuditError::io("set permissions of", dir, e))?;
-        }
-        Err(e) => return Err(AuditError::io("read", dir, e)),
-    }
-    check_private(dir, "audit directory", "700")
+    Ok(crate::paths::ensure_private_dir(dir)?)
 }
 
 /// Refuses a file or directory that is not ours or that group/others can access.
@@ -138,26 +123,7 @@ pub(crate) fn check_private(
     what: &'static str,
     fix: &'static str,
 ) -> Result<(), AuditError> {
-    let meta = fs::metadata(path).map_err(|e| AuditError::io("read", path, e))?;
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(AuditError::WrongOwner {
-            what,
-            path: path.display().to_string(),
-            owner: meta.uid(),
-            me,
-        });
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(AuditError::TooOpen {
-            what,
-            path: path.display().to_string(),
-            mode,
-            fix,
-        });
-    }
-    Ok(())
+    Ok(crate::paths::check_private(path, what, fix)?)
 }
 
 /// Makes a rename or a new file in `dir` durable (the directory entry itself).

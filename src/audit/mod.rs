@@ -62,22 +62,9 @@ pub enum AuditError {
         path: String,
         source: io::Error,
     },
-    #[error("{what} {path} is accessible by other users (mode {mode:o}): run `chmod {fix} {path}`")]
-    TooOpen {
-        what: &'static str,
-        path: String,
-        mode: u32,
-        fix: &'static str,
-    },
-    #[error(
-        "{what} {path} belongs to uid {owner}, not to you (uid {me}): fix its owner or use another OPENV_HOME"
-    )]
-    WrongOwner {
-        what: &'static str,
-        path: String,
-        owner: u32,
-        me: u32,
-    },
+    /// Not ours, or open to other users (the message names the file and the fix).
+    #[error(transparent)]
+    Permissions(#[from] crate::paths::PathError),
     #[error(
         "another process is already writing the audit log in {path}: stop it (`openv agent stop`) or use another OPENV_HOME"
     )]
