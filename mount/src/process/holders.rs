@@ -50,9 +50,30 @@ pub(crate) fn holders(inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
             pids.push(pid);
         }
     }
+    pids.retain(|p| *p != skip_pid);
+    // Processes are independent: scan them on every core (the scan is the FIFO's cost).
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = pids.len().div_ceil(workers).max(1);
+    std::thread::scope(|s| {
+        let scans: Vec<_> = pids
+            .chunks(chunk)
+            .map(|part| s.spawn(|| scan(&proc_dir, part, inode, skip_pid)))
+            .collect();
+        for scan in scans {
+            // Never drop a holder: a failed part of the scan fails like the whole would.
+            found.extend(scan.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+    });
+    found
+}
+
+/// The holders among `pids`.
+fn scan(proc_dir: &OwnedFd, pids: &[i32], inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
+    let mut found = Vec::new();
+    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let mut link = Vec::with_capacity(256);
-    for pid in pids.into_iter().filter(|p| *p != skip_pid) {
-        let Ok(fd_dir) = openat(&proc_dir, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
+    for &pid in pids {
+        let Ok(fd_dir) = openat(proc_dir, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
             continue;
         };
         let mut fds = RawDir::new(&fd_dir, &mut buf);
