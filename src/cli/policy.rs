@@ -27,8 +27,9 @@ pub enum PolicyCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct RuleArgs {
+    /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
     #[arg(short, long = "env", env = "OPENV_ENV")]
-    pub env: String,
+    pub env: Option<String>,
     /// The executable: a path, or a command name looked up in PATH. Symlinks are
     /// resolved (python3 -> python3.11), as the kernel reports it.
     #[arg(long, value_name = "PATH")]
@@ -59,10 +60,11 @@ fn resolve_exe(exe: &Path) -> anyhow::Result<PathBuf> {
 }
 
 pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()> {
+    let env = crate::project::env_or_default(a.env)?;
     let exe = resolve_exe(&a.exe)?;
     if std::fs::read(&exe).is_ok_and(|b| b.starts_with(b"#!")) {
         eprintln!(
-            "note: {} is a script: the process that opens the file is its interpreter (see its #! line); use that instead",
+            "note: {} is a script: a mounted .env sees its interpreter (see its #! line) as the reader, so allow that for reads; `openv run` and `openv launch` approve the script itself",
             exe.display()
         );
     }
@@ -83,7 +85,7 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
     let Response::RuleAdded { id } = client(home)
         .await?
         .call(&Request::PolicyAdd {
-            env: a.env.clone(),
+            env: env.clone(),
             effect,
             exe: exe_s.clone(),
             cwd: cwd.clone(),
@@ -97,7 +99,7 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         Effect::Allow => "may now read",
         Effect::Deny => "may never read",
     };
-    let mut what = format!("rule {id}: {exe_s} {verb} {}", a.env);
+    let mut what = format!("rule {id}: {exe_s} {verb} {env}");
     if let Some(c) = cwd {
         what.push_str(&format!(" (in {c})"));
     }

@@ -11,30 +11,34 @@ use crate::paths::Home;
 pub enum VarCommand {
     /// Declare variable names without values (placeholders).
     Add {
+        /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
         #[arg(short, long = "env", env = "OPENV_ENV")]
-        env: String,
+        env: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
     /// Set a value, read from stdin (one trailing newline dropped) or a hidden
     /// prompt on a terminal. Never from the command line.
     Set {
+        /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
         #[arg(short, long = "env", env = "OPENV_ENV")]
-        env: String,
+        env: Option<String>,
         name: String,
     },
     /// List names, whether each has a value, and the last change. Never values.
     List {
+        /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
         #[arg(short, long = "env", env = "OPENV_ENV")]
-        env: String,
+        env: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Remove variables (all or nothing).
     Rm {
+        /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
         #[arg(short, long = "env", env = "OPENV_ENV")]
-        env: String,
+        env: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -43,6 +47,7 @@ pub enum VarCommand {
 pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
     match cmd {
         VarCommand::Add { env, names } => {
+            let env = crate::project::env_or_default(env)?;
             let Response::Names { names: added } = client(home)
                 .await?
                 .call(&Request::VarDeclare {
@@ -65,6 +70,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
             );
         }
         VarCommand::Set { env, name } => {
+            let env = crate::project::env_or_default(env)?;
             // Check what can be checked before asking for a secret.
             check_var_name(&name)?;
             let value = prompt::value(&name)?;
@@ -80,6 +86,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
             println!("set {name} in {env}");
         }
         VarCommand::List { env, json } => {
+            let env = crate::project::env_or_default(env)?;
             let Response::Variables { variables, .. } = client(home)
                 .await?
                 .call(&Request::VarList { env: env.clone() })
@@ -123,6 +130,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
             out.flush()?;
         }
         VarCommand::Rm { env, names } => {
+            let env = crate::project::env_or_default(env)?;
             client(home)
                 .await?
                 .call(&Request::VarRemove {

@@ -1,0 +1,317 @@
+//! `openv mcp-servers`: the registry (project file + user-wide file), per-project
+//! enable/disable, and export for each client, parsed by the client's kind of parser.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{Openv, require};
+
+const CANARY: &str = "ghp-canary-value-5a4b3c2d1e";
+
+fn in_dir(o: &Openv, dir: &Path, args: &[&str]) -> Output {
+    o.cmd(args).current_dir(dir).output().unwrap()
+}
+
+#[track_caller]
+fn ok_in(o: &Openv, dir: &Path, args: &[&str]) -> String {
+    let r = in_dir(o, dir, args);
+    assert!(
+        r.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    String::from_utf8(r.stdout).unwrap()
+}
+
+/// Project servers `gh` and `db`, user-wide server `notes` (off until enabled).
+fn setup() -> (Openv, PathBuf) {
+    let o = Openv::new();
+    o.ok(&["env", "create", "dev"]);
+    o.set("dev", "GITHUB_TOKEN", CANARY);
+    let root = o.dir.path().join("proj");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(
+        root.join("openv.toml"),
+        r#"env = "dev"
+
+[mcp.servers.gh]
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-github"]
+secrets = { GITHUB_PERSONAL_ACCESS_TOKEN = "openv://dev/GITHUB_TOKEN" }
+
+[mcp.servers.db]
+command = "db-mcp"
+env = { LOG_LEVEL = "info" }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        o.home.join("mcp-servers.toml"),
+        "[mcp.servers.notes]\ncommand = \"notes-mcp\"\n",
+    )
+    .unwrap();
+    (o, root.canonicalize().unwrap())
+}
+
+fn bin() -> String {
+    Path::new(common::BIN)
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// (name, command, args) of every server in a parsed client document.
+fn servers(doc: &serde_json::Value, key: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut v: Vec<_> = doc[key]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, s)| {
+            let args = s["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
+            (k.clone(), s["command"].as_str().unwrap().to_owned(), args)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn python_parses(module: &str, text: &str) -> bool {
+    let code = match module {
+        "tomllib" => "import sys, tomllib; tomllib.loads(sys.stdin.read())",
+        _ => "import sys, json; json.loads(sys.stdin.read())",
+    };
+    let mut c = Command::new("python3")
+        .args(["-c", code])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    c.wait().unwrap().success()
+}
+
+#[test]
+fn list_enable_disable_per_project() {
+    let (o, root) = setup();
+    let list = ok_in(&o, &root, &["mcp-servers", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let states: Vec<(String, String, bool)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().into(),
+                s["source"].as_str().unwrap().into(),
+                s["enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("db".into(), "project".into(), true),
+            ("gh".into(), "project".into(), true),
+            ("notes".into(), "user".into(), false)
+        ]
+    );
+    assert!(!list.contains(CANARY));
+    ok_in(&o, &root, &["mcp-servers", "disable", "db"]);
+    ok_in(&o, &root, &["mcp-servers", "enable", "notes"]);
+    let table = ok_in(&o, &root, &["mcp-servers", "list"]);
+    assert!(table.contains("openv://dev/GITHUB_TOKEN"), "{table}");
+    let line = |n: &str| table.lines().find(|l| l.starts_with(n)).unwrap().to_owned();
+    assert!(line("db ").contains(" off "), "{table}");
+    assert!(line("notes").contains(" on "), "{table}");
+    // The state lives under OPENV_HOME, not in the repository.
+    assert_eq!(
+        std::fs::read_dir(&root).unwrap().count(),
+        1,
+        "only openv.toml in the project"
+    );
+    // Another project is not affected.
+    let other = o.dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&ok_in(&o, &other, &["mcp-servers", "list", "--json"])).unwrap();
+    assert_eq!(v[0]["name"], "notes");
+    assert_eq!(v[0]["enabled"], false);
+    let e =
+        String::from_utf8(in_dir(&o, &root, &["mcp-servers", "enable", "nope"]).stderr).unwrap();
+    assert!(
+        e.contains("no MCP server named nope: known: db, gh, notes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn export_for_each_client_parses_and_holds_no_value() {
+    let (o, root) = setup();
+    ok_in(&o, &root, &["mcp-servers", "disable", "db"]);
+    ok_in(&o, &root, &["mcp-servers", "enable", "notes"]);
+    let py = require(
+        Command::new("python3").arg("--version").output().is_ok(),
+        "python3",
+    );
+    let root_s = root.display().to_string();
+    let want = |n: &str| {
+        (
+            n.to_owned(),
+            bin(),
+            vec![
+                "launch".into(),
+                "--project".into(),
+                root_s.clone(),
+                n.to_owned(),
+            ],
+        )
+    };
+    for client in ["codex", "kiro", "claude", "vscode"] {
+        let text = ok_in(&o, &root, &["mcp-servers", "export", "--client", client]);
+        assert!(
+            !text.contains(CANARY) && !text.contains("GITHUB_TOKEN"),
+            "{text}"
+        );
+        let (doc, key): (serde_json::Value, &str) = if client == "codex" {
+            let t: toml::Table = toml::from_str(&text).unwrap();
+            if py {
+                assert!(python_parses("tomllib", &text), "{text}");
+            }
+            (serde_json::to_value(t).unwrap(), "mcp_servers")
+        } else {
+            if py {
+                assert!(python_parses("json", &text), "{text}");
+            }
+            let key = if client == "vscode" {
+                "servers"
+            } else {
+                "mcpServers"
+            };
+            (serde_json::from_str(&text).unwrap(), key)
+        };
+        assert_eq!(
+            servers(&doc, key),
+            vec![want("gh"), want("notes")],
+            "{client}"
+        );
+        // A non-default OPENV_HOME is pinned, since clients pass few variables on.
+        assert_eq!(
+            doc[key]["gh"]["env"]["OPENV_HOME"].as_str().unwrap(),
+            o.home.display().to_string()
+        );
+        match client {
+            "vscode" | "claude" => assert_eq!(doc[key]["gh"]["type"], "stdio"),
+            "kiro" => assert_eq!(doc[key]["gh"]["disabled"], false),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn write_merges_into_the_clients_file_with_a_backup() {
+    let (o, root) = setup();
+    let mcp = root.join(".mcp.json");
+    let before = r#"{"mcpServers": {"mine": {"command": "my-server", "args": []}}}"#;
+    std::fs::write(&mcp, before).unwrap();
+    let s = ok_in(
+        &o,
+        &root,
+        &["mcp-servers", "export", "--client", "claude", "--write"],
+    );
+    assert!(s.contains("wrote 2 server(s)"), "{s}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mcp).unwrap()).unwrap();
+    let names: Vec<&String> = v["mcpServers"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["db", "gh", "mine"]);
+    assert_eq!(
+        std::fs::read_to_string(root.join(".mcp.json.bak")).unwrap(),
+        before
+    );
+    // Turning a server off and writing again removes its entry, keeps the user's.
+    ok_in(&o, &root, &["mcp-servers", "disable", "db"]);
+    ok_in(
+        &o,
+        &root,
+        &["mcp-servers", "export", "--client", "claude", "--write"],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mcp).unwrap()).unwrap();
+    let names: Vec<&String> = v["mcpServers"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["gh", "mine"]);
+    let s = ok_in(
+        &o,
+        &root,
+        &["mcp-servers", "export", "--client", "claude", "--write"],
+    );
+    assert!(s.contains("up to date"), "{s}");
+
+    // Codex: comments and other settings survive; a file elsewhere with --path.
+    let codex = o.dir.path().join("codex-home/config.toml");
+    std::fs::create_dir_all(codex.parent().unwrap()).unwrap();
+    std::fs::write(&codex, "# my settings\nmodel = \"o3\"\n").unwrap();
+    ok_in(
+        &o,
+        &root,
+        &[
+            "mcp-servers",
+            "export",
+            "--client",
+            "codex",
+            "--write",
+            "--path",
+            codex.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&codex).unwrap();
+    assert!(
+        text.starts_with("# my settings\nmodel = \"o3\"\n"),
+        "{text}"
+    );
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    assert!(
+        t["mcp_servers"]["gh"]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("openv")
+    );
+    for client in ["kiro", "vscode", "codex"] {
+        ok_in(
+            &o,
+            &root,
+            &["mcp-servers", "export", "--client", client, "--write"],
+        );
+    }
+    for f in [
+        ".kiro/settings/mcp.json",
+        ".vscode/mcp.json",
+        ".codex/config.toml",
+    ] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        assert!(
+            text.contains("launch") && !text.contains(CANARY),
+            "{f}: {text}"
+        );
+    }
+    // A file that is not plain JSON is left alone.
+    std::fs::write(root.join(".vscode/mcp.json"), "{ // comment\n}").unwrap();
+    let r = in_dir(
+        &o,
+        &root,
+        &["mcp-servers", "export", "--client", "vscode", "--write"],
+    );
+    assert!(!r.status.success());
+    assert_eq!(
+        std::fs::read_to_string(root.join(".vscode/mcp.json")).unwrap(),
+        "{ // comment\n}"
+    );
+}
