@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 echo "## agent and CLI"
 cargo bench --locked --quiet --bench agent 2>/dev/null | grep '^|'
 
+echo
+echo "## openv mcp"
+cargo bench --locked --quiet --bench mcp 2>/dev/null | grep '^|'
+
 if [ -f mount/benches/open_read.rs ]; then
     echo
     echo "## mount"

@@ -1,0 +1,109 @@
+//! `openv mcp` driven by MCP clients nobody here wrote: the official Python SDK
+//! (tests/mcp/client.py: initialize, tools/list, every tool) and the MCP Inspector CLI
+//! (tools/list with its schema portability check, and a tool call).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{BIN, Openv, require};
+use serde_json::Value;
+
+fn python_has_mcp() -> bool {
+    Command::new("python3")
+        .args(["-c", "import mcp.client.stdio"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn inspector() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules/.bin/mcp-inspector")
+}
+
+#[test]
+fn python_sdk_drives_every_tool_over_stdio() {
+    if !require(python_has_mcp(), "the MCP Python SDK (pip install mcp)") {
+        return;
+    }
+    let o = Openv::new(); // OPENV_PROMPT=none: consent tools are refused at once
+    let project = tempfile::Builder::new().prefix("proj").tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(BIN)
+        .arg(project.path())
+        .env("OPENV_HOME", &o.home)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["tools"], 17);
+    assert_eq!(seen["delete_environment"], "error:denied");
+    assert_eq!(seen["append_variables"], "ok");
+    // The calls were audited with the client's name from `initialize`.
+    let audit = std::fs::read_to_string(o.home.join("audit/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"client\":\"python-sdk-client\""));
+}
+
+fn run_inspector(o: &Openv, extra: &[&str]) -> (bool, String, String) {
+    let out = Command::new(inspector())
+        .arg("--cli")
+        .arg(BIN)
+        .arg("mcp")
+        .arg("-e")
+        .arg(format!("OPENV_HOME={}", o.home.display()))
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn inspector_cli_lists_the_tools_and_finds_no_schema_problem() {
+    if !require(
+        inspector().exists(),
+        "the MCP Inspector in tests/js (npm install in tests/js)",
+    ) {
+        return;
+    }
+    let o = Openv::new();
+    let (ok, stdout, stderr) = run_inspector(&o, &["--method", "tools/list", "--strict"]);
+    assert!(ok, "inspector failed: {stderr}");
+    // --strict reports schema portability problems on stderr (and fails on errors).
+    assert!(!stderr.contains("Warning: tool"), "{stderr}");
+    let list: Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 17, "{names:?}");
+    assert!(names.contains(&"request_variable_values") && names.contains(&"check_environment"));
+
+    let (ok, stdout, stderr) = run_inspector(
+        &o,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "create_environment",
+            "--tool-arg",
+            "name=from-inspector",
+        ],
+    );
+    assert!(ok, "inspector call failed: {stdout} {stderr}");
+    assert!(stdout.contains("from-inspector"), "{stdout}");
+    assert!(o.ok(&["env", "list"]).contains("from-inspector"));
+}
