@@ -7,7 +7,9 @@ use openv::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Agent(_)) {
+    // The agent sets up its own logging; so does `openv mcp`, which caps the MCP SDK's
+    // debug events (they echo tool arguments).
+    if !matches!(cli.command, Command::Agent(_) | Command::Mcp(_)) {
         openv::logging::to_stderr("warn");
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
