@@ -323,3 +323,30 @@ fn prompts_beyond_the_rate_limit_are_denied_unasked() {
     finished(b);
     assert!(q.o.log().contains("prompt rate limit"));
 }
+
+#[test]
+fn pending_watch_answers_from_a_terminal() {
+    if !fuse() {
+        return;
+    }
+    let q = Q::new("");
+    let mut watch =
+        q.o.cmd(&["pending", "--watch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let reader = q.cat(false);
+    q.wait_pending();
+    use std::io::Write;
+    watch.stdin.as_mut().unwrap().write_all(b"o\n").unwrap();
+    let out = finished(reader);
+    assert!(out.status.success(), "approved from the watcher");
+    watch.kill().unwrap();
+    let shown = watch.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("wants dev") && text.contains("approved"),
+        "{text}"
+    );
+}

@@ -163,3 +163,52 @@ impl Grants {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(pid: i32, start_time: u64) -> Reader {
+        Reader {
+            pid,
+            tid: pid,
+            uid: 0,
+            exe: Some(PathBuf::from("/usr/bin/cat")),
+            cmdline: vec![],
+            cwd: None,
+            start_time,
+            parents: vec![],
+        }
+    }
+
+    #[test]
+    fn a_process_grant_does_not_cover_a_recycled_pid() {
+        let mut g = Grants::default();
+        g.add(
+            "dev",
+            &reader(4242, 100),
+            Scope::Process,
+            Duration::from_secs(60),
+            None,
+        );
+        assert!(g.covering("dev", &reader(4242, 100)).is_some());
+        // Same pid, later start time: another process that got the number back.
+        assert!(g.covering("dev", &reader(4242, 101)).is_none());
+        assert!(g.covering("prod", &reader(4242, 100)).is_none());
+        g.clear();
+        assert!(g.covering("dev", &reader(4242, 100)).is_none());
+    }
+
+    #[test]
+    fn once_grants_nothing() {
+        let mut g = Grants::default();
+        g.add(
+            "dev",
+            &reader(1, 1),
+            Scope::Once,
+            Duration::from_secs(60),
+            None,
+        );
+        assert!(g.is_empty());
+    }
+}
