@@ -12,6 +12,12 @@ echo
 echo "## openv mcp"
 cargo bench --locked --quiet --bench mcp 2>/dev/null | grep '^|'
 
+echo
+echo "## approvals and audit"
+cargo bench --locked --quiet --bench approvals 2>/dev/null | grep '^|'
+echo
+cargo bench --locked --quiet --bench audit 2>/dev/null | grep '^|'
+
 if [ -f mount/benches/open_read.rs ]; then
     echo
     echo "## mount"
