@@ -13,6 +13,9 @@ openv() { "$PWD/target/debug/openv" "$@"; }
 
 tmp=$(mktemp -d)
 export OPENV_HOME="$tmp/openv-home"
+# Nobody is asked in this walk-through: what no rule allows is denied at once. In real
+# use (OPENV_PROMPT=auto, the default) a dialog on your desktop or terminal asks instead.
+export OPENV_PROMPT=none
 cleanup() { openv agent stop >/dev/null 2>&1 || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 step() { printf '\n==> %s\n' "$*"; }
@@ -55,7 +58,7 @@ ls -la "$project"
 step "an allowed reader (cat) gets the rendered .env"
 cat "$project/.env" | sed -E 's/=.{6}.*/=<value hidden by the quickstart>/'
 
-step "a reader nobody allowed (head) is denied"
+step "a reader nobody allowed (head) is denied (with prompts on, you would be asked)"
 if head -c 200 "$project/.env" >/dev/null 2>"$tmp/denied.txt"; then
     echo "unexpected: head read the file"; exit 1
 fi
