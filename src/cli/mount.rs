@@ -67,18 +67,30 @@ pub async fn mount(home: &Home, a: MountArgs) -> anyhow::Result<()> {
     }
     let env = crate::project::env_or_default(a.env)?;
     let path = target(&a.dir, &a.file)?;
+    let mut c = client(home).await?;
+    mount_and_report(&mut c, path, &env, a.mode, a.import).await
+}
+
+/// Asks the agent to mount `env` at `path` and prints what happened (imported names,
+/// the mount, notes). Shared by `openv mount` and `openv up`.
+pub(crate) async fn mount_and_report(
+    c: &mut crate::ipc::client::Client,
+    path: std::path::PathBuf,
+    env: &str,
+    mode: String,
+    import: bool,
+) -> anyhow::Result<()> {
     let Response::Mounted {
         path,
         mode,
         notes,
         imported,
-    } = client(home)
-        .await?
+    } = c
         .call(&Request::Mount {
             path,
-            env: env.clone(),
-            mode: a.mode,
-            import: a.import,
+            env: env.to_owned(),
+            mode,
+            import,
         })
         .await?
     else {

@@ -79,30 +79,7 @@ pub async fn up(home: &Home, a: UpArgs) -> anyhow::Result<()> {
                     x.env
                 );
             }
-            let Response::Mounted {
-                path,
-                mode,
-                notes,
-                imported,
-            } = c
-                .call(&Request::Mount {
-                    path,
-                    env: env.clone(),
-                    mode: m.mode.clone(),
-                    import: a.import,
-                })
-                .await?
-            else {
-                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
-            };
-            for n in &imported {
-                println!("imported {n}");
-            }
-            println!("mounted {env} at {path} ({mode})");
-            for n in notes {
-                eprintln!("note: {n}");
-            }
-            Ok(())
+            super::mount::mount_and_report(&mut c, path, &env, m.mode.clone(), a.import).await
         }
         .await;
         if let Err(e) = res {
