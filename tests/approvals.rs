@@ -321,7 +321,11 @@ fn prompts_beyond_the_rate_limit_are_denied_unasked() {
     }
     finished(a);
     finished(b);
-    assert!(q.o.log().contains("prompt rate limit"));
+    let audit = q.o.ok(&["audit", "--json"]);
+    assert!(
+        audit.contains("\"kind\":\"rate_limited\"") && audit.contains("prompt rate limit"),
+        "{audit}"
+    );
 }
 
 #[test]

@@ -235,12 +235,9 @@ fn fuse_denies_unapproved_and_locked_reads_quickly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
     assert!(out.stdout.is_empty());
     assert!(took < Duration::from_millis(100), "denied in {took:?}");
-    let log = p.o.log();
-    assert!(
-        log.contains("decision=\"denied\"") && log.contains("openv allow -e dev --exe"),
-        "{log}"
-    );
-    assert!(!log.contains(SECRET));
+    let audit = p.o.ok(&["audit", "--json", "--decision", "denied"]);
+    assert!(audit.contains("openv allow -e dev --exe"), "{audit}");
+    assert!(!audit.contains(SECRET) && !p.o.log().contains(SECRET));
 
     p.allow("cat");
     assert!(p.sh("cat .env").status.success());
@@ -429,9 +426,10 @@ fn a_python_thread_is_attributed_to_its_process() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let pid = text.split_whitespace().next().unwrap();
+    let audit = p.o.ok(&["audit", "--json"]);
     assert!(
-        p.o.log().contains(&format!("pid={pid} ")),
-        "served to the process, not the thread"
+        audit.contains(&format!("\"pid\":{pid},")),
+        "served to the process, not the thread: {audit}"
     );
 }
 

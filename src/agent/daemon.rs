@@ -174,13 +174,7 @@ pub fn stop(home: &Home, wait: Duration) -> Result<Option<i32>, String> {
 
 /// True while `pid` exists and is not a zombie waiting to be reaped.
 fn alive(pid: i32) -> bool {
-    if kill(Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.state != 'Z')
 }

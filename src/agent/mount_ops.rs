@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use openv_mount::{Mode, Mount, OpenRequest, Placement};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use super::state::{OpError, State};
@@ -130,7 +130,7 @@ impl State {
 
     pub(super) fn unmount(&mut self, path: &Path) -> Result<Response, OpError> {
         let key = path.display().to_string();
-        let recorded = self.vault()?.list_mounts()?.iter().any(|m| m.path == key);
+        let recorded = self.vault()?.forget_mount(&key)?;
         let live = self.mounts.take(path);
         if live.is_none() && !recorded {
             return Err(OpError::Other(
@@ -138,7 +138,6 @@ impl State {
                 format!("nothing is mounted at {key}: see `openv mounts`"),
             ));
         }
-        self.vault()?.forget_mount(&key)?;
         if let Some(m) = live {
             m.unmount().map_err(|e| mount_err(e.to_string()))?;
         }
@@ -195,11 +194,7 @@ impl State {
         let Some(env) = self.mounts.env_of(path).map(str::to_owned) else {
             return;
         };
-        let is_fifo_mount = self
-            .mounts
-            .list()
-            .iter()
-            .any(|m| m.path == path.display().to_string() && m.mode == "fifo");
+        let is_fifo_mount = self.mounts.mode_of(path) == Some(Mode::Fifo);
         if !is_fifo_mount || prepare::inspect(path) == Existing::Fifo {
             return;
         }
@@ -387,7 +382,7 @@ impl State {
     /// Second half: serve or deny, and log it.
     pub fn finish_open(&mut self, req: OpenRequest, env: &str, verdict: Verdict) {
         let r = &req.reader;
-        let chain = describe::chain(r).join(" <- ");
+        let chain = describe::chain(r);
         let exe = r
             .exe
             .as_ref()
@@ -405,7 +400,7 @@ impl State {
                 .env(env)
                 .pid(pid)
                 .exe(exe.clone())
-                .chain(describe::chain(r))
+                .chain(chain.iter().cloned())
                 .decision(decision)
                 .rule(rule)
                 .detail(path.clone());
@@ -417,7 +412,7 @@ impl State {
         match verdict {
             Verdict::Allow { because } => match self.render_env(env) {
                 Ok((names, bytes)) => {
-                    info!(%path, %env, pid, %exe, %chain, %because, decision = "served", "read");
+                    debug!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %because, decision = "served", "read");
                     let ev = event(EventKind::Read, Decision::Allowed, &because).names(names);
                     req.serve(bytes);
                     self.audit(ev);
@@ -430,7 +425,7 @@ impl State {
                 }
             },
             Verdict::Deny { reason } => {
-                info!(%path, %env, pid, %exe, %chain, %reason, decision = "denied", "read");
+                debug!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %reason, decision = "denied", "read");
                 let kind = if reason.starts_with(crate::approvals::RATE_LIMITED) {
                     EventKind::RateLimited
                 } else {

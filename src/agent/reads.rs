@@ -20,22 +20,39 @@ pub async fn serve(mut requests: UnboundedReceiver<OpenRequest>, state: Shared) 
     }
 }
 
+/// What the first look at an open found.
+enum First {
+    Begun(Option<(OpenRequest, Wait)>),
+    /// The vault is locked and a passphrase prompt may unlock it first.
+    Locked(OpenRequest, prompts::LockedPlan),
+}
+
 async fn one(req: OpenRequest, state: Shared) {
-    // A locked vault may be unlocked from here (passphrase prompt) before deciding.
     let st = state.clone();
-    let plan = tokio::task::spawn_blocking(move || {
-        prompts::locked_plan(&mut st.lock().unwrap_or_else(|p| p.into_inner()))
+    let first = tokio::task::spawn_blocking(move || {
+        let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+        match prompts::locked_plan(&mut st) {
+            prompts::LockedPlan::Proceed => First::Begun(st.begin_open(req)),
+            plan => First::Locked(req, plan),
+        }
     })
     .await;
-    if let Ok(plan) = plan {
-        prompts::unlock_for_read(&state, plan).await;
-    }
-    let st = state.clone();
-    let begun = tokio::task::spawn_blocking(move || {
-        st.lock().unwrap_or_else(|p| p.into_inner()).begin_open(req)
-    })
-    .await;
-    let Ok(Some((req, wait))) = begun else {
+    let begun = match first {
+        Ok(First::Begun(b)) => b,
+        Ok(First::Locked(req, plan)) => {
+            prompts::unlock_for_read(&state, plan).await;
+            let st = state.clone();
+            tokio::task::spawn_blocking(move || {
+                st.lock().unwrap_or_else(|p| p.into_inner()).begin_open(req)
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        // A panic dropped the request, which denies it.
+        Err(_) => None,
+    };
+    let Some((req, wait)) = begun else {
         return;
     };
     let env = wait.env.clone();
@@ -81,6 +98,13 @@ pub async fn reap(state: Shared) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tick.tick().await;
+        // Nothing waiting and no grants (the usual idle agent): no need for the pool.
+        let idle = state
+            .try_lock()
+            .is_ok_and(|st| st.approvals.pending.is_empty() && st.approvals.grants.is_empty());
+        if idle {
+            continue;
+        }
         let st = state.clone();
         let _ = tokio::task::spawn_blocking(move || {
             st.lock().unwrap_or_else(|p| p.into_inner()).reap_exited()

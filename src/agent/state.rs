@@ -501,7 +501,7 @@ impl State {
                 .rate_limited_until
                 .filter(|t| *t > std::time::SystemTime::now())
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-            mounts: self.mounts.list().len() as u64,
+            mounts: self.mounts.len() as u64,
         }
     }
 

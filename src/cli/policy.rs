@@ -42,21 +42,15 @@ pub struct RuleArgs {
     pub for_: Option<Duration>,
 }
 
-/// Resolves a command name through PATH, then symlinks.
+/// The executable the kernel will report: looked up in PATH, symlinks resolved.
 fn resolve_exe(exe: &Path) -> anyhow::Result<PathBuf> {
-    let found = if exe.components().count() == 1 && !exe.is_absolute() {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|d| d.join(exe))
-            .find(|p| p.is_file())
-            .with_context(|| format!("{} is not in PATH: give the full path", exe.display()))?
-    } else {
-        exe.to_owned()
-    };
-    found
-        .canonicalize()
-        .with_context(|| format!("executable {}", found.display()))
+    let cwd = std::env::current_dir().context("current directory")?;
+    let path = std::env::var_os("PATH");
+    Ok(crate::run::program::resolve(
+        exe.as_os_str(),
+        path.as_deref(),
+        &cwd,
+    )?)
 }
 
 pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()> {

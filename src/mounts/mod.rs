@@ -71,8 +71,17 @@ impl Mounts {
         self.active.get(path).map(|a| a.env.as_str())
     }
 
-    pub fn is_mounted(&self, path: &Path) -> bool {
-        self.active.contains_key(path)
+    pub fn mode_of(&self, path: &Path) -> Option<Mode> {
+        self.active.get(path).map(|a| a.mount.mode())
+    }
+
+    /// Live and broken mounts, as `list` shows them.
+    pub fn len(&self) -> usize {
+        self.active.len() + self.broken.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn start(&mut self, path: &Path, env: &str, mode: Mode) -> Result<Placement, MountError> {

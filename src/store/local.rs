@@ -123,10 +123,12 @@ impl SqliteVault {
         Ok(())
     }
 
-    pub fn forget_mount(&mut self, path: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute("DELETE FROM mounts WHERE path = ?1", [path])?;
-        Ok(())
+    /// Removes the record; false when there was none.
+    pub fn forget_mount(&mut self, path: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM mounts WHERE path = ?1", [path])?
+            > 0)
     }
 
     pub fn list_mounts(&self) -> Result<Vec<MountRecord>, StoreError> {
