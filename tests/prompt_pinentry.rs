@@ -246,8 +246,7 @@ fn gtk2_dialog_buttons() {
 
     let asked = ask(&program, question(Duration::from_secs(30)));
     let first = x.wait_window();
-    x.key(&["alt+f"]);
-    x.wait_window_after(&first);
+    x.press_until_next("alt+f", &first);
     x.screenshot("pinentry-gtk2-confirm-alt.png");
     x.key(&["alt+f"]);
     assert_eq!(answer(asked), Answer::AllowAlt);
@@ -324,12 +323,23 @@ fn on_path(tool: &str) -> bool {
     std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    assert!(
+        poll(Duration::from_secs(20), done),
+        "timed out waiting: {what}"
+    );
+}
+
+/// True once `done` holds, false if it still does not after `limit`.
+fn poll(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
     while !done() {
-        assert!(Instant::now() < until, "timed out waiting: {what}");
+        if Instant::now() >= until {
+            return false;
+        }
         thread::sleep(Duration::from_millis(100));
     }
+    true
 }
 
 fn output(cmd: &mut Command) -> String {
@@ -516,9 +526,38 @@ impl Xvfb {
         self.wait_window_after("")
     }
 
+    /// Presses `key` until a pinentry window of a process other than `previous` shows.
+    /// On a loaded machine a key can arrive before the dialog holds its keyboard grab and
+    /// be lost; pressing again is what a person would do.
+    fn press_until_next(&self, key: &str, previous: &str) -> String {
+        for _ in 0..3 {
+            self.key(&[key]);
+            let mut pid = String::new();
+            let shown = poll(Duration::from_secs(5), || {
+                pid = self.window_pid();
+                !pid.is_empty() && pid != previous
+            });
+            if shown {
+                thread::sleep(Duration::from_millis(700));
+                return pid;
+            }
+        }
+        panic!("no new pinentry window after pressing {key} three times");
+    }
+
     /// Keys go through XTEST to the window holding the keyboard grab; gtk2 ignores keys
-    /// sent to a window directly (`xdotool key --window`, a synthetic event).
+    /// sent to a window directly (`xdotool key --window`, a synthetic event). The input
+    /// focus is set on the dialog first, so a key that arrives before the grab still
+    /// reaches it.
     fn key(&self, keys: &[&str]) {
+        let focus = [
+            "search",
+            "--onlyvisible",
+            "--class",
+            "pinentry",
+            "windowfocus",
+        ];
+        self.run("xdotool", &focus);
         for key in keys {
             self.run("xdotool", &["key", key]);
             thread::sleep(Duration::from_millis(200));
