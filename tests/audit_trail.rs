@@ -91,6 +91,12 @@ fn decisions_are_audited_and_tampering_is_found() {
     assert_eq!(served["names"][0], "SECRET");
     assert!(served["exe"].as_str().unwrap().ends_with("/cat"));
     assert!(served["chain"][0].as_str().unwrap().starts_with("cat"));
+    // Rule-covered reads are answered before their details are read; the record still has
+    // the whole chain: the reader, then the process that started it.
+    for read in &reads {
+        let chain = read["chain"].as_array().unwrap();
+        assert!(chain.len() >= 2, "no parent in {read}");
+    }
     assert!(served["pid"].is_i64());
     assert!(reads.iter().any(|e| {
         e["rule"]

@@ -4,9 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use procfs::process::Process;
 use zeroize::Zeroizing;
 
-use crate::process::Reader;
+use crate::process::{Reader, load_details};
 
 /// The owner's answer to one open.
 pub(crate) enum Decision {
@@ -38,6 +39,8 @@ pub struct OpenRequest {
     /// The virtual file's path, as given to [`mount`](crate::mount).
     pub path: PathBuf,
     responder: Option<Box<dyn Responder>>,
+    /// The reader's /proc handle while its details are still to load.
+    pending_details: Option<Process>,
 }
 
 impl OpenRequest {
@@ -46,6 +49,23 @@ impl OpenRequest {
             reader,
             path,
             responder: Some(responder),
+            pending_details: None,
+        }
+    }
+
+    /// A request whose reader's command line and parents are loaded on demand.
+    pub(crate) fn with_lazy_details(mut self, process: Process) -> Self {
+        self.pending_details = Some(process);
+        self
+    }
+
+    /// Fills `reader.cmdline` and `reader.parents` if they are not yet loaded. A FUSE open
+    /// arrives without them, so a read a rule or grant covers costs only the /proc reads its
+    /// decision needs; call this before describing the reader to a person. Once the reader
+    /// has exited its command line stays empty (a reused pid never lends its own).
+    pub fn load_details(&mut self) {
+        if let Some(process) = self.pending_details.take() {
+            load_details(&mut self.reader, &process);
         }
     }
 
@@ -56,6 +76,20 @@ impl OpenRequest {
         if let Some(r) = self.responder.take() {
             r.answer(Decision::Serve(bytes));
         }
+    }
+
+    /// [`serve`](Self::serve)s, then loads the reader's details (as
+    /// [`load_details`](Self::load_details)) and hands the reader back: for a record written
+    /// after the answer, so the reader does not wait on /proc reads only the record needs.
+    pub fn serve_then_describe(mut self, bytes: Zeroizing<Vec<u8>>) -> (Reader, PathBuf) {
+        if let Some(r) = self.responder.take() {
+            r.answer(Decision::Serve(bytes));
+        }
+        self.load_details();
+        (
+            std::mem::take(&mut self.reader),
+            std::mem::take(&mut self.path),
+        )
     }
 
     /// Refuses this open: `EACCES` for FUSE, an empty read (EOF) for a FIFO.
@@ -80,6 +114,7 @@ impl fmt::Debug for OpenRequest {
             .field("reader", &self.reader)
             .field("path", &self.path)
             .field("answered", &self.responder.is_none())
+            .field("details_pending", &self.pending_details.is_some())
             .finish()
     }
 }

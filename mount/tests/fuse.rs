@@ -6,6 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Owner, Policy, bash_source, cat, env_body, fuse_or_skip, is_mount_point, tempdir};
@@ -415,13 +416,19 @@ fn a_handler_may_answer_inline_and_a_dropped_request_is_denied() {
     let path = dir.join(".env");
     let body = b"INLINE=1\n".to_vec();
     let served = body.clone();
+    // (the reader as the open delivered it, the reader described after the answer)
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_handler = Arc::clone(&seen);
     // Serves cat on the spot; drops everything else (which denies it).
     let m = mount(
         &path,
         fuse_opts(),
         move |request: openv_mount::OpenRequest| {
             if request.reader.exe.as_deref() == Some(std::path::Path::new("/usr/bin/cat")) {
-                request.serve(zeroize::Zeroizing::new(served.clone()));
+                let delivered = request.reader.clone();
+                let (described, _) =
+                    request.serve_then_describe(zeroize::Zeroizing::new(served.clone()));
+                seen_by_handler.lock().unwrap().push((delivered, described));
             }
         },
     )
@@ -430,6 +437,18 @@ fn a_handler_may_answer_inline_and_a_dropped_request_is_denied() {
     let out = Command::new("head").arg(&path).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
     assert_eq!((m.stats().served, m.stats().denied), (1, 1));
+
+    // A FUSE open carries what a decision needs; the command line and the parent chain
+    // are loaded only when asked for, here after the answer.
+    let me = std::process::id() as i32;
+    let seen = seen.lock().unwrap();
+    let (delivered, described) = &seen[0];
+    assert_eq!(delivered.ppid, me);
+    assert!(delivered.start_time > 0 && delivered.cwd.is_some());
+    assert!(delivered.cmdline.is_empty() && delivered.parents.is_empty());
+    assert_eq!(described.pid, delivered.pid);
+    assert_eq!(described.cmdline[0], "cat");
+    assert_eq!(described.parents[0].pid, me);
 }
 
 #[test]

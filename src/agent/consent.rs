@@ -103,6 +103,7 @@ fn subject(peer: &Reader, command: &[String]) -> Result<Reader, Failure> {
         exe: Some(prog.into()),
         cmdline: command.to_vec(),
         parents,
+        ppid: peer.pid,
         ..peer.clone()
     })
 }

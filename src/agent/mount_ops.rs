@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use openv_mount::{Mode, Mount, OpenRequest, Placement};
+use openv_mount::{Mode, Mount, OpenRequest, Placement, Reader};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
@@ -314,7 +314,9 @@ impl State {
 
     /// First half of an open: decide from rules and grants, or queue it for a person.
     /// Returns the request back when it must wait.
-    pub fn begin_open(&mut self, req: OpenRequest) -> Option<(OpenRequest, Wait)> {
+    pub fn begin_open(&mut self, mut req: OpenRequest) -> Option<(OpenRequest, Wait)> {
+        // A person may be asked: they see the command line and the parent chain.
+        req.load_details();
         let Some(env) = self.mounts.env_of(&req.path).map(str::to_owned) else {
             req.deny();
             return None;
@@ -380,14 +382,7 @@ impl State {
     }
 
     /// Second half: serve or deny, and log it.
-    pub fn finish_open(&mut self, req: OpenRequest, env: &str, verdict: Verdict) {
-        let r = &req.reader;
-        let chain = describe::chain(r);
-        let exe = r
-            .exe
-            .as_ref()
-            .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
-        let (pid, path) = (r.pid, req.path.display().to_string());
+    pub fn finish_open(&mut self, mut req: OpenRequest, env: &str, verdict: Verdict) {
         // The vault may have been locked while a person was deciding.
         let verdict = match (&verdict, self.vault()) {
             (Verdict::Allow { .. }, Ok(v)) if !v.is_unlocked() => Verdict::Deny {
@@ -395,47 +390,66 @@ impl State {
             },
             _ => verdict,
         };
-        let event = |kind: EventKind, decision: Decision, rule: &str| {
-            let mut ev = Event::new(kind)
-                .env(env)
-                .pid(pid)
-                .exe(exe.clone())
-                .chain(chain.iter().cloned())
-                .decision(decision)
-                .rule(rule)
-                .detail(path.clone());
-            if let Some(c) = &r.cwd {
-                ev = ev.cwd(c.display().to_string());
-            }
-            ev
-        };
-        match verdict {
+        let (kind, decision, rule, names) = match verdict {
             Verdict::Allow { because } => match self.render_env(env) {
                 Ok((names, bytes)) => {
-                    debug!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %because, decision = "served", "read");
-                    let ev = event(EventKind::Read, Decision::Allowed, &because).names(names);
-                    req.serve(bytes);
-                    self.audit(ev);
+                    // Answer first: the record's details (command line, parents) are read
+                    // afterwards, off the reader's wait.
+                    let (reader, path) = req.serve_then_describe(bytes);
+                    let ev = self.read_event(env, reader, &path, Decision::Allowed, &because);
+                    self.audit(ev.names(names));
+                    return;
                 }
-                Err(e) => {
-                    warn!(%path, %env, pid, %exe, error = %e, decision = "denied", "read failed");
-                    let ev = event(EventKind::Read, Decision::Denied, &e.to_string());
-                    req.deny();
-                    self.audit(ev);
-                }
+                Err(e) => (EventKind::Read, Decision::Denied, e.to_string(), None),
             },
             Verdict::Deny { reason } => {
-                debug!(%path, %env, pid, %exe, chain = %chain.join(" <- "), %reason, decision = "denied", "read");
                 let kind = if reason.starts_with(crate::approvals::RATE_LIMITED) {
                     EventKind::RateLimited
                 } else {
                     EventKind::Read
                 };
-                let ev = event(kind, Decision::Denied, &reason);
-                req.deny();
-                self.audit(ev);
+                (kind, Decision::Denied, reason, None::<Vec<String>>)
             }
+        };
+        req.load_details();
+        let reader = req.reader.clone();
+        let path = req.path.clone();
+        req.deny();
+        let mut ev = self.read_event(env, reader, &path, decision, &rule);
+        ev.kind = kind;
+        if let Some(names) = names {
+            ev = ev.names(names);
         }
+        self.audit(ev);
+    }
+
+    /// The audit record of one answered open.
+    fn read_event(
+        &self,
+        env: &str,
+        reader: Reader,
+        path: &Path,
+        decision: Decision,
+        rule: &str,
+    ) -> Event {
+        let chain = describe::chain(&reader);
+        let exe = reader
+            .exe
+            .as_ref()
+            .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+        debug!(path = %path.display(), %env, pid = reader.pid, %exe, chain = %chain.join(" <- "), %rule, ?decision, "read");
+        let mut ev = Event::new(EventKind::Read)
+            .env(env)
+            .pid(reader.pid)
+            .exe(exe)
+            .chain(chain)
+            .decision(decision)
+            .rule(rule)
+            .detail(path.display().to_string());
+        if let Some(c) = &reader.cwd {
+            ev = ev.cwd(c.display().to_string());
+        }
+        ev
     }
 }
 

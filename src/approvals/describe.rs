@@ -155,6 +155,7 @@ mod tests {
             cmdline: vec!["cat".into(), ".env".into()],
             cwd: Some(PathBuf::from("/home/u/app")),
             start_time: 7,
+            ppid: 1,
             parents: vec![
                 Ancestor {
                     pid: 41,

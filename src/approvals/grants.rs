@@ -177,6 +177,7 @@ mod tests {
             cmdline: vec![],
             cwd: None,
             start_time,
+            ppid: 1,
             parents: vec![],
         }
     }

@@ -261,6 +261,7 @@ mod tests {
             cmdline: vec![],
             cwd: None,
             start_time: 1,
+            ppid: 1,
             parents: vec![],
         }
     }

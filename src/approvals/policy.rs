@@ -45,6 +45,7 @@ mod tests {
             cmdline: vec![],
             cwd: Some(PathBuf::from(cwd)),
             start_time: 1,
+            ppid: 1,
             parents: vec![],
         }
     }

@@ -11,9 +11,9 @@ use fuser::{
     ReplyOpen, Request,
 };
 
-use super::pending::{PendingOpen, Slot, Snapshots, Watchdog};
+use super::pending::{PendingOpen, Slot, Snapshots, Watchdog, deny};
 use crate::Shared;
-use crate::process::identify_as;
+use crate::process::facts;
 use crate::request::{OpenHandler, OpenRequest};
 
 /// Attributes are never cached: size and mtime change with the owner's content.
@@ -139,10 +139,10 @@ impl Filesystem for EnvFs {
             reply.error(Errno::EROFS);
             return;
         }
-        // The kernel reports the calling thread; identify_as() maps it to its process.
+        // The kernel reports the calling thread; facts() maps it to its process.
         let tid = i32::try_from(req.pid()).unwrap_or(0);
-        let reader = match identify_as(tid, Some(req.uid())) {
-            Ok(reader) => reader,
+        let (reader, process) = match facts(tid, Some(req.uid())) {
+            Ok(found) => found,
             Err(e) => {
                 tracing::info!(error = %e, "open from an unidentifiable process denied");
                 self.shared.counters.denied();
@@ -156,14 +156,17 @@ impl Filesystem for EnvFs {
             snapshots: Arc::clone(&self.snapshots),
             shared: Arc::clone(&self.shared),
         };
-        let request = OpenRequest::new(reader, self.path.clone(), Box::new(pending));
-        if !self.watchdog.watch(&slot) {
-            // Unmounting: dropping the request denies it.
-            drop(request);
-            return;
-        }
-        // Usually answered later, from the owner's thread: the session thread moves on.
+        let request = OpenRequest::new(reader, self.path.clone(), Box::new(pending))
+            .with_lazy_details(process);
+        // A covered read is answered right here; anything else is answered later, from the
+        // owner's thread, while the session thread moves on.
         self.handler.on_open(request);
+        // Only an open still waiting needs its clock: registering every open would wake
+        // the watchdog thread (a context switch) per read.
+        if !slot.is_answered() && !self.watchdog.watch(&slot) {
+            // Unmounting.
+            deny(&slot, &self.shared);
+        }
     }
 
     fn read(

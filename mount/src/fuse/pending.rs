@@ -79,10 +79,14 @@ impl Slot {
     fn take(&self) -> Option<ReplyOpen> {
         lock(&self.0).take()
     }
+
+    pub(crate) fn is_answered(&self) -> bool {
+        lock(&self.0).is_none()
+    }
 }
 
 /// Denies `slot` if nobody answered it yet.
-fn deny(slot: &Slot, shared: &Shared) {
+pub(crate) fn deny(slot: &Slot, shared: &Shared) {
     if let Some(reply) = slot.take() {
         // Counted before the reply: a reader that sees the answer sees updated stats.
         shared.counters.denied();
@@ -167,7 +171,8 @@ impl Watchdog {
         })
     }
 
-    /// Starts the clock on `slot`. False once stopped: the caller must deny.
+    /// Starts the clock on `slot` (the deadline counts from now). False once stopped: the
+    /// caller must deny.
     pub(crate) fn watch(&self, slot: &Arc<Slot>) -> bool {
         let (queue, wake) = &*self.state;
         let mut queue = lock(queue);

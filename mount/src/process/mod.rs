@@ -15,7 +15,7 @@ pub(crate) use self::holders::{Holder, InodeId, holders, still_holds};
 use crate::error::IdentifyError;
 
 /// The process behind an open, as /proc describes it at the moment of the open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reader {
     /// Thread-group id: the process, not the thread that called `open`.
     pub pid: i32,
@@ -25,14 +25,18 @@ pub struct Reader {
     pub uid: u32,
     /// `/proc/<pid>/exe`; `None` when unreadable (kernel threads, other users).
     pub exe: Option<PathBuf>,
-    /// Command line; empty for zombies or when unreadable.
+    /// Command line; empty for zombies or when unreadable. A FUSE open leaves it empty
+    /// until [`OpenRequest::load_details`](crate::OpenRequest::load_details).
     pub cmdline: Vec<String>,
     /// `/proc/<pid>/cwd`; `None` when unreadable.
     pub cwd: Option<PathBuf>,
     /// Start time in clock ticks since boot, from `/proc/<pid>/stat`: with `pid` it names
     /// the process uniquely, so a reused pid never inherits a grant.
     pub start_time: u64,
-    /// Parent, grandparent, ... up to pid 1 (at most 16 entries).
+    /// The parent's pid (0 when there is none, as for pid 1).
+    pub ppid: i32,
+    /// Parent, grandparent, ... up to pid 1 (at most 16 entries). A FUSE open leaves it
+    /// empty until [`OpenRequest::load_details`](crate::OpenRequest::load_details).
     pub parents: Vec<Ancestor>,
 }
 
@@ -52,32 +56,53 @@ pub struct Ancestor {
 /// # Errors
 /// [`IdentifyError`] when the process is gone or /proc cannot be read; treat it as a denial.
 pub fn identify(pid: i32) -> Result<Reader, IdentifyError> {
-    identify_as(pid, None)
+    let (mut reader, process) = facts(pid, None)?;
+    load_details(&mut reader, &process);
+    Ok(reader)
 }
 
-/// [`identify`], with the uid already known from the kernel (a FUSE request carries it),
-/// which spares reading `/proc/<tid>/status` when `tid` leads its thread group.
-pub(crate) fn identify_as(tid: i32, uid: Option<u32>) -> Result<Reader, IdentifyError> {
+/// The facts a decision needs (process, uid, exe, cwd, start time, parent pid), without
+/// the command line and parent chain: those cost as much again and only a prompt or the
+/// audit record needs them, so they are loaded later through the returned /proc handle
+/// ([`load_details`]). With `uid` already known from the kernel (a FUSE request carries
+/// it), `/proc/<tid>/status` is read only when `tid` does not lead its thread group.
+pub(crate) fn facts(tid: i32, uid: Option<u32>) -> Result<(Reader, Process), IdentifyError> {
     let err = |e| IdentifyError::from_proc(tid, e);
+    // /proc/<tid> opens for any thread id, and its stat says how many threads the process
+    // has: a single-threaded process is its own thread group, the usual reader (cat, bash,
+    // a dotenv loader starting up), and needs no further question.
+    let mut process = Process::new(tid).map_err(err)?;
+    let mut stat = process.stat().map_err(err)?;
     let (pid, uid) = match uid {
-        Some(uid) if leads_thread_group(tid)? => (tid, uid),
+        Some(uid) if stat.num_threads == 1 || leads_thread_group(tid)? => (tid, uid),
         _ => {
-            let status = Process::new(tid).and_then(|t| t.status()).map_err(err)?;
+            let status = process.status().map_err(err)?;
+            if status.tgid != tid {
+                process = Process::new(status.tgid).map_err(err)?;
+                stat = process.stat().map_err(err)?;
+            }
             (status.tgid, uid.unwrap_or(status.euid))
         }
     };
-    let process = Process::new(pid).map_err(err)?;
-    let stat = process.stat().map_err(err)?;
-    Ok(Reader {
+    let reader = Reader {
         pid,
         tid,
         uid,
         exe: process.exe().ok(),
-        cmdline: cmdline(&process),
+        cmdline: Vec::new(),
         cwd: process.cwd().ok(),
         start_time: stat.starttime,
-        parents: ancestors::chain(stat.ppid),
-    })
+        ppid: stat.ppid,
+        parents: Vec::new(),
+    };
+    Ok((reader, process))
+}
+
+/// Fills the command line and the parent chain. `process` is the handle [`facts`] opened:
+/// once that process is gone it reads nothing, so a reused pid never lends its command line.
+pub(crate) fn load_details(reader: &mut Reader, process: &Process) {
+    reader.cmdline = cmdline(process);
+    reader.parents = ancestors::chain(reader.ppid);
 }
 
 /// Whether `tid` is a thread-group leader, i.e. its own process. Only leaders have a pidfd,

@@ -49,7 +49,8 @@ impl Owner {
         let (seen2, content2) = (Arc::clone(&seen), Arc::clone(&content));
         let thread = std::thread::spawn(move || {
             let mut held = Vec::new();
-            while let Some(request) = rx.blocking_recv() {
+            while let Some(mut request) = rx.blocking_recv() {
+                request.load_details();
                 seen2.lock().unwrap().push(request.reader.clone());
                 match &policy {
                     Policy::Hold => held.push(request),
