@@ -7,7 +7,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
@@ -142,7 +141,7 @@ pub fn report_ready(result: Result<(), String>) {
     };
     let _ = out.flush();
     if let Ok(null) = File::options().write(true).open("/dev/null") {
-        let _ = nix::unistd::dup2(null.as_raw_fd(), std::io::stdout().as_raw_fd());
+        let _ = nix::unistd::dup2_stdout(&null);
     }
 }
 
