@@ -471,3 +471,63 @@ fn fifo_mode_serves_allowed_readers_and_is_recreated_when_removed() {
     p.o.ok(&["unmount", p.dir.to_str().unwrap()]);
     assert!(!p.env_file().exists(), "no FIFO left behind");
 }
+
+/// The agent keys mounts by the real directory whichever client asks: a path through a
+/// symlink and `..` is the same mount as the canonical one, and a relative path or a
+/// missing directory is refused with a line that says what to give instead.
+#[test]
+fn the_agent_keys_mounts_by_real_path_and_refuses_relative_ones() {
+    use openv::ipc::client::Client;
+    use openv::ipc::protocol::{Request, Response};
+    use openv::paths::Home;
+
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    let link = p.o.dir.path().join("link");
+    std::os::unix::fs::symlink(&p.dir, &link).unwrap();
+    let call = |req: Request| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut c = Client::connect(&Home::at(p.o.home.clone())).await?;
+            c.call(&req).await
+        })
+    };
+    let mount = |path: PathBuf| Request::Mount {
+        path,
+        env: "dev".into(),
+        mode: "fuse".into(),
+        import: false,
+    };
+    p.o.ok(&["status"]); // starts the agent
+
+    let roundabout = link.join("..").join("link").join(".env");
+    assert!(matches!(
+        call(mount(roundabout)),
+        Ok(Response::Mounted { .. })
+    ));
+    let real = p.dir.canonicalize().unwrap().join(".env");
+    let listed = p.o.ok(&["mounts", "--json"]);
+    assert!(listed.contains(real.to_str().unwrap()), "{listed}");
+    assert!(mounted(&p.env_file()));
+
+    for (path, says) in [
+        (PathBuf::from("proj/.env"), "give an absolute path"),
+        (p.dir.join("missing").join(".env"), "does not exist"),
+    ] {
+        let err = call(mount(path)).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+
+    // Unmounting through the symlink finds the same mount.
+    let unmounted = call(Request::Unmount {
+        path: link.join(".env"),
+    });
+    assert!(unmounted.is_ok(), "{unmounted:?}");
+    assert!(!mounted(&p.env_file()));
+    assert!(p.o.ok(&["mounts", "--json"]).trim().starts_with("[]"));
+}

@@ -27,6 +27,21 @@ fn mount_err(msg: impl Into<String>) -> OpError {
     OpError::Other(ErrorCode::Mount, msg.into())
 }
 
+/// The path a mount is known by: the real directory (symlinks and `..` resolved) plus the
+/// file name, so `./.env`, `link/.env` and the real path are one mount whichever client
+/// asks. `None` when the directory cannot be resolved (for example it was removed).
+fn mount_key(path: &Path) -> Option<PathBuf> {
+    let (dir, name) = (path.parent()?, path.file_name()?);
+    Some(dir.canonicalize().ok()?.join(name))
+}
+
+fn invalid_path(path: &Path, why: &str) -> OpError {
+    OpError::Other(
+        ErrorCode::InvalidInput,
+        format!("mount path {}: {why}", path.display()),
+    )
+}
+
 impl State {
     pub(super) fn mount(
         &mut self,
@@ -35,6 +50,14 @@ impl State {
         mode: &str,
         import: bool,
     ) -> Result<Response, OpError> {
+        if !path.is_absolute() {
+            return Err(invalid_path(&path, "give an absolute path"));
+        }
+        if path.file_name().is_none() {
+            return Err(invalid_path(&path, "names no file"));
+        }
+        let path = mount_key(&path)
+            .ok_or_else(|| invalid_path(&path, "its directory does not exist: create it first"))?;
         let mode = parse_mode(mode).ok_or_else(|| {
             OpError::Other(
                 ErrorCode::InvalidInput,
@@ -129,6 +152,8 @@ impl State {
     }
 
     pub(super) fn unmount(&mut self, path: &Path) -> Result<Response, OpError> {
+        // A record whose directory is gone is still removable by the path it was made with.
+        let path = &mount_key(path).unwrap_or_else(|| path.to_owned());
         let key = path.display().to_string();
         let recorded = self.vault()?.forget_mount(&key)?;
         let live = self.mounts.take(path);
