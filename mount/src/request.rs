@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use procfs::process::Process;
 use zeroize::Zeroizing;
 
-use crate::process::{Reader, load_details};
+use crate::process::{Reader, load_details, load_record_details};
 
 /// The owner's answer to one open.
 pub(crate) enum Decision {
@@ -78,14 +78,22 @@ impl OpenRequest {
         }
     }
 
-    /// [`serve`](Self::serve)s, then loads the reader's details (as
-    /// [`load_details`](Self::load_details)) and hands the reader back: for a record written
-    /// after the answer, so the reader does not wait on /proc reads only the record needs.
-    pub fn serve_then_describe(mut self, bytes: Zeroizing<Vec<u8>>) -> (Reader, PathBuf) {
+    /// [`serve`](Self::serve)s, then loads the reader's parent chain (and its command line
+    /// when `with_cmdline`) and hands the reader back: for a record written after the
+    /// answer, so the reader does not wait on /proc reads only the record needs. Ancestors
+    /// checked within the last second are trusted here, unlike in
+    /// [`load_details`](Self::load_details), which checks each one.
+    pub fn serve_then_describe(
+        mut self,
+        bytes: Zeroizing<Vec<u8>>,
+        with_cmdline: bool,
+    ) -> (Reader, PathBuf) {
         if let Some(r) = self.responder.take() {
             r.answer(Decision::Serve(bytes));
         }
-        self.load_details();
+        if let Some(process) = self.pending_details.take() {
+            load_record_details(&mut self.reader, &process, with_cmdline);
+        }
         (
             std::mem::take(&mut self.reader),
             std::mem::take(&mut self.path),

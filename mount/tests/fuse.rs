@@ -427,7 +427,7 @@ fn a_handler_may_answer_inline_and_a_dropped_request_is_denied() {
             if request.reader.exe.as_deref() == Some(std::path::Path::new("/usr/bin/cat")) {
                 let delivered = request.reader.clone();
                 let (described, _) =
-                    request.serve_then_describe(zeroize::Zeroizing::new(served.clone()));
+                    request.serve_then_describe(zeroize::Zeroizing::new(served.clone()), true);
                 seen_by_handler.lock().unwrap().push((delivered, described));
             }
         },

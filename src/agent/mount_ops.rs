@@ -420,7 +420,8 @@ impl State {
                 Ok((names, bytes)) => {
                     // Answer first: the record's details (command line, parents) are read
                     // afterwards, off the reader's wait.
-                    let (reader, path) = req.serve_then_describe(bytes);
+                    let cmdline = describe::label_needs_cmdline(req.reader.exe.as_deref());
+                    let (reader, path) = req.serve_then_describe(bytes, cmdline);
                     let ev = self.read_event(env, reader, &path, Decision::Allowed, &because);
                     self.audit(ev.names(names));
                     return;

@@ -61,12 +61,24 @@ pub fn chain(reader: &Reader) -> Vec<String> {
     out
 }
 
-fn label(name: String, cmdline: &[String]) -> String {
-    let interpreter = ["node", "python", "python3", "deno", "bun", "ruby", "perl"]
+/// Whether a program of this file name runs a script, so that its label names the script
+/// (`node .../bin/codex.js`) and needs the command line.
+fn is_interpreter(name: &str) -> bool {
+    ["node", "python", "python3", "deno", "bun", "ruby", "perl"]
         .iter()
-        .any(|i| name == *i || name.starts_with(&format!("{i}.")));
+        .any(|i| name == *i || name.strip_prefix(i).is_some_and(|v| v.starts_with('.')))
+}
+
+/// Whether the reader's label in a chain needs its command line: only an interpreter's
+/// does, so a record of `cat` reading costs no command-line read.
+pub fn label_needs_cmdline(exe: Option<&std::path::Path>) -> bool {
+    exe.and_then(|p| p.file_name())
+        .is_some_and(|n| is_interpreter(&n.to_string_lossy()))
+}
+
+fn label(name: String, cmdline: &[String]) -> String {
     match cmdline.get(1) {
-        Some(script) if interpreter && !script.starts_with('-') => {
+        Some(script) if is_interpreter(&name) && !script.starts_with('-') => {
             format!("{name} {}", shorten(script))
         }
         _ => name,
@@ -174,6 +186,21 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn only_an_interpreter_label_needs_the_command_line() {
+        for (exe, needs) in [
+            ("/usr/bin/node", true),
+            ("/usr/bin/python3.11", true),
+            ("/usr/bin/python3", true),
+            ("/usr/bin/cat", false),
+            ("/usr/bin/nodejs-helper", false),
+            ("/usr/bin/pythonista", false),
+        ] {
+            assert_eq!(label_needs_cmdline(Some(exe.as_ref())), needs, "{exe}");
+        }
+        assert!(!label_needs_cmdline(None));
     }
 
     #[test]

@@ -6,10 +6,16 @@
 //! process is gone, so a reused pid can never match a cached entry; and the entry is reloaded
 //! when its exe link changed (it exec'd). A cached parent that is still alive is still the
 //! parent: a process is only reparented when its parent dies.
+//!
+//! Checking an entry is one `readlink` (~2.5 µs). A chain for a prompt checks every entry;
+//! a chain for an audit record trusts an entry checked within [`RECHECK`], so a burst of
+//! reads from one shell costs one check per ancestor per interval, not per read.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use procfs::process::Process;
 
@@ -19,12 +25,31 @@ use super::{Ancestor, cmdline};
 const MAX_PARENTS: usize = 16;
 /// Each entry holds one file descriptor.
 const CAPACITY: usize = 128;
+/// How long a checked entry is trusted by a chain that allows it.
+pub(crate) const RECHECK: Duration = Duration::from_secs(1);
+
+/// How fresh the entries of a chain must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// Every entry checked now (what a person is shown).
+    Checked,
+    /// Entries checked within [`RECHECK`] are trusted (a record of a read already answered).
+    Recent,
+}
+
+/// Instants as nanoseconds since the first use, so an entry's last check fits an atomic.
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_nanos() -> u64 {
+    u64::try_from(EPOCH.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
 struct Cached {
     process: Process,
     exe: Option<PathBuf>,
     ppid: i32,
     ancestor: Ancestor,
+    checked: AtomicU64,
 }
 
 impl Cached {
@@ -47,17 +72,30 @@ impl Cached {
             exe,
             ppid: stat.ppid,
             ancestor,
+            checked: AtomicU64::new(now_nanos()),
         })
     }
 
     /// Same process, same program. One readlink: it fails once the process is gone.
     fn still_valid(&self) -> bool {
-        match (&self.exe, self.process.exe()) {
+        let valid = match (&self.exe, self.process.exe()) {
             (Some(was), Ok(is)) => *was == is,
             // Exe unreadable (another user's process): only check it is alive.
             (None, Err(_)) => self.process.open_relative("stat").is_ok(),
             _ => false,
+        };
+        if valid {
+            self.checked.store(now_nanos(), Ordering::Relaxed);
         }
+        valid
+    }
+
+    fn trusted(&self, freshness: Freshness) -> bool {
+        let recent = || {
+            let age = now_nanos().saturating_sub(self.checked.load(Ordering::Relaxed));
+            Duration::from_nanos(age) <= RECHECK
+        };
+        (freshness == Freshness::Recent && recent()) || self.still_valid()
     }
 }
 
@@ -65,10 +103,12 @@ static CACHE: LazyLock<Mutex<HashMap<i32, Arc<Cached>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Parent, grandparent, ... starting at `ppid`, up to pid 1 or MAX_PARENTS.
-pub(super) fn chain(mut ppid: i32) -> Vec<Ancestor> {
+pub(super) fn chain(mut ppid: i32, freshness: Freshness) -> Vec<Ancestor> {
     let mut chain = Vec::new();
     while ppid > 0 && chain.len() < MAX_PARENTS {
-        let Some(entry) = lookup(ppid) else { break };
+        let Some(entry) = lookup(ppid, freshness) else {
+            break;
+        };
         chain.push(entry.ancestor.clone());
         ppid = entry.ppid;
     }
@@ -77,9 +117,9 @@ pub(super) fn chain(mut ppid: i32) -> Vec<Ancestor> {
 
 /// The cache lock is never held across /proc reads, so one slow process cannot stall
 /// every other identification.
-fn lookup(pid: i32) -> Option<Arc<Cached>> {
+fn lookup(pid: i32, freshness: Freshness) -> Option<Arc<Cached>> {
     let cached = lock().get(&pid).cloned();
-    if let Some(entry) = cached.filter(|c| c.still_valid()) {
+    if let Some(entry) = cached.filter(|c| c.trusted(freshness)) {
         return Some(entry);
     }
     let fresh = Arc::new(Cached::load(pid)?);

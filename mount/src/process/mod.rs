@@ -11,6 +11,7 @@ use procfs::process::Process;
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
+use self::ancestors::Freshness;
 pub(crate) use self::holders::{Holder, InodeId, holders, still_holds};
 use crate::error::IdentifyError;
 
@@ -98,11 +99,22 @@ pub(crate) fn facts(tid: i32, uid: Option<u32>) -> Result<(Reader, Process), Ide
     Ok((reader, process))
 }
 
-/// Fills the command line and the parent chain. `process` is the handle [`facts`] opened:
-/// once that process is gone it reads nothing, so a reused pid never lends its command line.
+/// Fills the command line and the parent chain, every ancestor checked now. `process` is
+/// the handle [`facts`] opened: once that process is gone it reads nothing, so a reused pid
+/// never lends its command line.
 pub(crate) fn load_details(reader: &mut Reader, process: &Process) {
     reader.cmdline = cmdline(process);
-    reader.parents = ancestors::chain(reader.ppid);
+    reader.parents = ancestors::chain(reader.ppid, Freshness::Checked);
+}
+
+/// For a record of a read already answered: the parent chain from recently checked
+/// ancestors, and the command line only when asked (it names the script an interpreter
+/// runs).
+pub(crate) fn load_record_details(reader: &mut Reader, process: &Process, with_cmdline: bool) {
+    if with_cmdline {
+        reader.cmdline = cmdline(process);
+    }
+    reader.parents = ancestors::chain(reader.ppid, Freshness::Recent);
 }
 
 /// Whether `tid` is a thread-group leader, i.e. its own process. Only leaders have a pidfd,
