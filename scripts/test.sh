@@ -33,7 +33,7 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 if [ ! -f tests/js/node_modules/.package-lock.json ] ||
     [ tests/js/package.json -nt tests/js/node_modules/.package-lock.json ]; then
-    echo "test.sh: installing node packages (dotenv, MCP inspector)"
+    echo "test.sh: installing node packages (dotenv, MCP inspector, Codex and Claude Code CLIs)"
     (cd tests/js && npm install --no-audit --no-fund --silent)
 fi
 mkdir -p artifacts

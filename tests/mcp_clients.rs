@@ -1,6 +1,7 @@
 //! `openv mcp` driven by MCP clients nobody here wrote: the official Python SDK
 //! (tests/mcp/client.py: initialize, tools/list, every tool) and the MCP Inspector CLI
-//! (tools/list with its schema portability check, and a tool call).
+//! (tools/list with its schema portability check, and a tool call); and the set-up
+//! snippets of docs/mcp.md read by the real Codex and Claude Code CLIs.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -106,4 +107,69 @@ fn inspector_cli_lists_the_tools_and_finds_no_schema_problem() {
     assert!(ok, "inspector call failed: {stdout} {stderr}");
     assert!(stdout.contains("from-inspector"), "{stdout}");
     assert!(o.ok(&["env", "list"]).contains("from-inspector"));
+}
+
+/// The first fenced block of `lang` after `heading` in docs/mcp.md.
+fn doc_snippet(heading: &str, lang: &str) -> String {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mcp.md")).unwrap();
+    let section = &doc[doc.find(heading).unwrap()..];
+    let fence = format!("```{lang}\n");
+    let body = &section[section.find(&fence).unwrap() + fence.len()..];
+    body[..body.find("```").unwrap()].to_owned()
+}
+
+/// The set-up snippets in docs/mcp.md, read by the real Codex and Claude Code CLIs: each
+/// client sees the `openv` server with `openv mcp` as its command, and `claude mcp add`
+/// writes what the docs show.
+#[test]
+fn the_documented_client_snippets_are_what_codex_and_claude_code_read() {
+    use common::{client_bin, run_client};
+    let (Some(codex), Some(claude)) = (client_bin("codex"), client_bin("claude")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(home.join(".codex")).unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+
+    let toml = doc_snippet("### Codex", "toml");
+    std::fs::write(home.join(".codex/config.toml"), &toml).unwrap();
+    let (ok, out, err) = run_client(&codex, &home, &project, &["mcp", "get", "openv", "--json"]);
+    assert!(ok, "codex rejected the docs snippet:\n{toml}\n{err}");
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["transport"]["type"], "stdio", "{got}");
+    assert_eq!(got["transport"]["command"], "openv", "{got}");
+    assert_eq!(
+        got["transport"]["args"],
+        serde_json::json!(["mcp"]),
+        "{got}"
+    );
+    assert_eq!(got["tool_timeout_sec"].as_f64(), Some(300.0), "{got}");
+
+    let json = doc_snippet("### Claude Code", "json");
+    std::fs::write(project.join(".mcp.json"), &json).unwrap();
+    let (ok, out, err) = run_client(&claude, &home, &project, &["mcp", "get", "openv"]);
+    assert!(ok, "claude rejected the docs snippet:\n{json}\n{out}{err}");
+    for line in ["Type: stdio", "Command: openv", "Args: mcp"] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+
+    // `claude mcp add --scope project` writes the documented file (Claude adds an empty
+    // `env`).
+    std::fs::remove_file(project.join(".mcp.json")).unwrap();
+    let add = [
+        "mcp", "add", "--scope", "project", "openv", "--", "openv", "mcp",
+    ];
+    let (ok, out, err) = run_client(&claude, &home, &project, &add);
+    assert!(ok, "claude mcp add: {out}{err}");
+    let mut written: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".mcp.json")).unwrap()).unwrap();
+    let server = written["mcpServers"]["openv"].as_object_mut().unwrap();
+    if server.get("env") == Some(&serde_json::json!({})) {
+        server.remove("env");
+    }
+    let documented: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(written, documented);
 }

@@ -1,5 +1,6 @@
 //! `openv mcp-servers`: the registry (project file + user-wide file), per-project
-//! enable/disable, and export for each client, parsed by the client's kind of parser.
+//! enable/disable, and export for each client: read by the real Codex and Claude Code CLIs,
+//! and by a TOML or JSON parser for Kiro and VS Code, which have no CLI to ask.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{Openv, require};
+use common::{Openv, client_bin, require, run_client};
 
 const CANARY: &str = "ghp-canary-value-5a4b3c2d1e";
 
@@ -314,4 +315,58 @@ fn write_merges_into_the_clients_file_with_a_backup() {
         std::fs::read_to_string(root.join(".vscode/mcp.json")).unwrap(),
         "{ // comment\n}"
     );
+}
+
+/// The clients' own parsers: the real Codex CLI and the real Claude Code CLI read what
+/// `--write` put in their configuration and report the server as openv launches it. Both
+/// accept unknown keys silently (Claude even exits 0 after skipping a bad entry), so what
+/// they report is compared, not only their exit codes.
+#[test]
+fn codex_and_claude_code_read_the_exported_configuration() {
+    let (Some(codex), Some(claude)) = (client_bin("codex"), client_bin("claude")) else {
+        return;
+    };
+    let (o, root) = setup();
+    let home = o.dir.path().join("client-home");
+    std::fs::create_dir_all(home.join(".codex")).unwrap();
+    let launch = ["launch", "--project", root.to_str().unwrap(), "gh"];
+
+    let config = home.join(".codex/config.toml");
+    let args = ["mcp-servers", "export", "--client", "codex", "--write"];
+    ok_in(
+        &o,
+        &root,
+        &[&args[..], &["--path", config.to_str().unwrap()]].concat(),
+    );
+    let (ok, out, err) = run_client(&codex, &home, &root, &["mcp", "get", "gh", "--json"]);
+    assert!(ok, "codex: {err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let transport = &got["transport"];
+    assert_eq!(transport["type"], "stdio", "{got}");
+    assert_eq!(transport["command"], bin(), "{got}");
+    assert_eq!(transport["args"], serde_json::json!(launch), "{got}");
+    assert_eq!(
+        transport["env"]["OPENV_HOME"],
+        o.home.display().to_string(),
+        "{got}"
+    );
+
+    ok_in(
+        &o,
+        &root,
+        &["mcp-servers", "export", "--client", "claude", "--write"],
+    );
+    let (ok, out, err) = run_client(&claude, &home, &root, &["mcp", "get", "gh"]);
+    assert!(ok, "claude: {out}{err}");
+    for line in [
+        "Type: stdio".to_owned(),
+        format!("Command: {}", bin()),
+        format!("Args: {}", launch.join(" ")),
+        format!("OPENV_HOME={}", o.home.display()),
+    ] {
+        assert!(out.contains(&line), "{line:?} not in:\n{out}");
+    }
+    for text in [&out, &err] {
+        assert!(!text.contains(CANARY), "{text}");
+    }
 }

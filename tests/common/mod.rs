@@ -178,3 +178,30 @@ pub fn require(available: bool, what: &str) -> bool {
     eprintln!("skipping: {what} is not available here (scripts/test.sh installs it)");
     false
 }
+
+/// An MCP client CLI (`codex`, `claude`) that scripts/test.sh installs into tests/js.
+pub fn client_bin(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/js/node_modules/.bin")
+        .join(name);
+    require(path.exists(), &format!("{name} (npm, tests/js)")).then_some(path)
+}
+
+/// Runs a client CLI with a throwaway home and no network chatter: (success, stdout,
+/// stderr).
+pub fn run_client(bin: &Path, home: &Path, dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the client");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
