@@ -135,5 +135,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Every command talks to the agent through this, starting it when needed.
 pub(crate) async fn client(home: &Home) -> anyhow::Result<Client> {
-    Ok(Client::connect_or_start(home).await?)
+    Ok(Client::deferred(home))
 }

@@ -38,13 +38,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Channel<T> {
     }
 
     pub async fn send<M: Serialize>(&mut self, msg: &M) -> Result<(), TransportError> {
+        self.framed.send(Self::frame(msg)?).await?;
+        Ok(())
+    }
+
+    /// Queues `msg` without flushing: the next [`send`](Self::send) writes both at once.
+    pub async fn feed<M: Serialize>(&mut self, msg: &M) -> Result<(), TransportError> {
+        self.framed.feed(Self::frame(msg)?).await?;
+        Ok(())
+    }
+
+    fn frame<M: Serialize>(msg: &M) -> Result<bytes::Bytes, TransportError> {
         let bytes = Zeroizing::new(
             serde_json::to_vec(msg).map_err(|e| TransportError::Decode(e.to_string()))?,
         );
-        self.framed
-            .send(bytes::Bytes::copy_from_slice(&bytes))
-            .await?;
-        Ok(())
+        Ok(bytes::Bytes::copy_from_slice(&bytes))
     }
 
     /// `Ok(None)` on a clean end of stream.
