@@ -19,8 +19,11 @@ struct Pane {
 
 impl Pane {
     fn start(command: &str) -> Pane {
+        // Unique per test, also when several tests share a process (`cargo test`).
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let p = Pane {
-            socket: format!("openv-agent-prompt-{}", std::process::id()),
+            socket: format!("openv-agent-prompt-{}-{n}", std::process::id()),
         };
         let ok = Command::new("tmux")
             .args([
@@ -156,7 +159,7 @@ fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
 
     // Allow once (Enter on the focused first button).
     let reader = cat(&dir);
-    let screen = pane.wait_for("Allow once");
+    let screen = pane.wait_for("<Deny>"); // the buttons are drawn last
     assert!(screen.contains("read environment \"shop\""), "{screen}");
     assert!(screen.contains("/usr/bin/cat"), "{screen}");
     assert!(

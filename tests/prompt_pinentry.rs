@@ -40,7 +40,8 @@ fn curses_shows_the_question_and_enter_allows() {
         return;
     };
     let asked = ask(&program, question(Duration::from_secs(30)));
-    let screen = tmux.wait_for("WARNING");
+    // The buttons are drawn last: once they show, the whole dialog is on screen.
+    let screen = tmux.wait_for("<Deny>");
     println!(
         "--- pinentry-curses on {} ---\n{screen}",
         tmux.tty().display()
@@ -227,8 +228,9 @@ fn gtk2_dialog_buttons() {
         return;
     };
 
-    let asked = ask(&program, question(Duration::from_secs(30)));
-    x.wait_window();
+    let mut asked = Some(ask(&program, question(Duration::from_secs(30))));
+    x.wait_dialog(&mut asked);
+    let asked = asked.expect("asked");
     let shot = x.screenshot("pinentry-gtk2-dialog.png");
     println!("screenshot: {}", shot.display());
     x.key(&["Tab", "Tab", "Return"]); // Deny (focused) -> Allow for this process -> Allow once
@@ -475,6 +477,10 @@ impl Xvfb {
                 "1280x800x24",
                 "-nolisten",
                 "tcp",
+                // By default an X server resets when its last client leaves, and a client
+                // connecting meanwhile fails: a pinentry started right after the previous
+                // one closed would find no display.
+                "-noreset",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -491,6 +497,18 @@ impl Xvfb {
             .expect("Xvfb display");
         assert!(!line.trim().is_empty(), "Xvfb did not start");
         x.display = format!(":{}", line.trim());
+        // Xvfb names its display before it serves clients; on a loaded machine a pinentry
+        // started in between cannot open it (and fails with ENXIO, finding no tty either).
+        let ready = poll(Duration::from_secs(10), || {
+            Command::new("xdotool")
+                .arg("getdisplaygeometry")
+                .env("DISPLAY", &x.display)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(ready, "Xvfb on {} does not take clients", x.display);
         x
     }
 
@@ -514,16 +532,42 @@ impl Xvfb {
     /// it to grab the keyboard. Returns that process id.
     fn wait_window_after(&self, previous: &str) -> String {
         let mut pid = String::new();
-        wait_until("pinentry window", || {
+        let shown = poll(Duration::from_secs(20), || {
             pid = self.window_pid();
             !pid.is_empty() && pid != previous
         });
+        assert!(
+            shown,
+            "no pinentry window on {}: pinentry processes {:?}, windows of class pinentry {:?}",
+            self.display,
+            Reaper::for_display(&self.display).pinentries(),
+            self.run("xdotool", &["search", "--class", "pinentry"]),
+        );
         thread::sleep(Duration::from_millis(700));
         pid
     }
 
     fn wait_window(&self) -> String {
         self.wait_window_after("")
+    }
+
+    /// [`wait_window`](Self::wait_window) for the dialog `asked` shows; if the pinentry
+    /// gives up before any window shows, fails with what it answered.
+    fn wait_dialog<T: std::fmt::Debug>(&self, asked: &mut Option<JoinHandle<T>>) -> String {
+        let mut pid = String::new();
+        let shown = poll(Duration::from_secs(20), || {
+            pid = self.window_pid();
+            !pid.is_empty() || asked.as_ref().is_some_and(JoinHandle::is_finished)
+        });
+        if pid.is_empty() {
+            let outcome = asked.take().filter(|_| shown).map(|a| a.join());
+            panic!(
+                "no pinentry window on {}; the pinentry answered {outcome:?}",
+                self.display
+            );
+        }
+        thread::sleep(Duration::from_millis(700));
+        pid
     }
 
     /// Presses `key` until a pinentry window of a process other than `previous` shows.
