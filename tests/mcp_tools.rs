@@ -109,8 +109,8 @@ async fn environments_create_list_rename_and_their_errors() {
         .await;
     assert_eq!(kind, "invalid_input");
     assert!(msg.contains(ENV_NAME_PATTERN), "{msg}");
-    let (kind, _) = m.err("create_environment", json!({})).await;
-    assert_eq!(kind, "invalid_input");
+    m.err_kind("create_environment", json!({}), "invalid_input")
+        .await;
     let (kind, msg) = m
         .err("create_environment", json!({"name": "x", "extra": 1}))
         .await;
@@ -129,13 +129,12 @@ async fn environments_create_list_rename_and_their_errors() {
         )
         .await;
     assert_eq!(kind, "not_found", "{msg}");
-    let (kind, _) = m
-        .err(
-            "rename_environment",
-            json!({"name": "app-stage", "new_name": "../x"}),
-        )
-        .await;
-    assert_eq!(kind, "invalid_input");
+    m.err_kind(
+        "rename_environment",
+        json!({"name": "app-stage", "new_name": "../x"}),
+        "invalid_input",
+    )
+    .await;
     let list = m.ok("list_environments", json!({})).await;
     assert_eq!(list["environments"][0]["name"], "app-stage");
     // The CLI sees the same.
@@ -243,19 +242,24 @@ async fn append_variables_placeholders_generated_and_agent_values() {
         "nothing half-applied: {list}"
     );
 
-    let (kind, _) = m
-        .err(
-            "append_variables",
-            json!({"environment": "nope", "variables": [{"name": "A"}]}),
-        )
-        .await;
-    assert_eq!(kind, "not_found");
-    let (kind, _) = m
-        .err("list_variables", json!({"environment": "nope"}))
-        .await;
-    assert_eq!(kind, "not_found");
-    let (kind, _) = m.err("list_variables", json!({"environment": "a/b"})).await;
-    assert_eq!(kind, "invalid_input");
+    m.err_kind(
+        "append_variables",
+        json!({"environment": "nope", "variables": [{"name": "A"}]}),
+        "not_found",
+    )
+    .await;
+    m.err_kind(
+        "list_variables",
+        json!({"environment": "nope"}),
+        "not_found",
+    )
+    .await;
+    m.err_kind(
+        "list_variables",
+        json!({"environment": "a/b"}),
+        "invalid_input",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -340,10 +344,12 @@ async fn delete_environment_waits_for_the_user_denied_then_approved() {
         json!({"environment": "doomed", "variables": [{"name": "A"}, {"name": "B"}]}),
     )
     .await;
-    let (kind, _) = m
-        .err("delete_environment", json!({"name": "missing"}))
-        .await;
-    assert_eq!(kind, "not_found");
+    m.err_kind(
+        "delete_environment",
+        json!({"name": "missing"}),
+        "not_found",
+    )
+    .await;
     assert_eq!(
         m.cli(&["pending", "--json"]).await.trim(),
         "[]",
@@ -400,13 +406,12 @@ async fn remove_variables_waits_for_the_user_denied_then_approved() {
         msg.contains("NOPE") && msg.contains("nothing was removed"),
         "{msg}"
     );
-    let (kind, _) = m
-        .err(
-            "remove_variables",
-            json!({"environment": "dev", "names": []}),
-        )
-        .await;
-    assert_eq!(kind, "invalid_input");
+    m.err_kind(
+        "remove_variables",
+        json!({"environment": "dev", "names": []}),
+        "invalid_input",
+    )
+    .await;
 
     let peer = m.peer();
     let call = tokio::spawn(async move {
@@ -681,20 +686,18 @@ async fn import_env_file_returns_names_only_and_can_replace_the_file() {
         msg.contains("line 2") && !msg.contains("import-canary"),
         "{msg}"
     );
-    let (kind, _) = m
-        .err(
-            "import_env_file",
-            json!({"environment": "imported", "path": "missing.env"}),
-        )
-        .await;
-    assert_eq!(kind, "invalid_input");
-    let (kind, _) = m
-        .err(
-            "import_env_file",
-            json!({"environment": "bad env", "path": "plain.env"}),
-        )
-        .await;
-    assert_eq!(kind, "invalid_input");
+    m.err_kind(
+        "import_env_file",
+        json!({"environment": "imported", "path": "missing.env"}),
+        "invalid_input",
+    )
+    .await;
+    m.err_kind(
+        "import_env_file",
+        json!({"environment": "bad env", "path": "plain.env"}),
+        "invalid_input",
+    )
+    .await;
 
     // replace_with_mount: the plaintext .env goes, a virtual one serves the environment.
     std::fs::write(dir.join(".env"), "REPLACED=replace-canary\n").unwrap();
@@ -762,20 +765,18 @@ async fn check_environment_finds_missing_unset_and_unused_names() {
     assert_eq!(names(&r["ambient_not_counted"]), ["NODE_ENV"]);
     assert!(!r.to_string().contains("NOT_READ") && !r.to_string().contains("FROM_A_DEPENDENCY"));
 
-    let (kind, _) = m
-        .err(
-            "check_environment",
-            json!({"environment": "dev", "path": "no/such/dir"}),
-        )
-        .await;
-    assert_eq!(kind, "invalid_input");
-    let (kind, _) = m
-        .err(
-            "check_environment",
-            json!({"environment": "nope", "path": "."}),
-        )
-        .await;
-    assert_eq!(kind, "not_found");
+    m.err_kind(
+        "check_environment",
+        json!({"environment": "dev", "path": "no/such/dir"}),
+        "invalid_input",
+    )
+    .await;
+    m.err_kind(
+        "check_environment",
+        json!({"environment": "nope", "path": "."}),
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -60,6 +60,13 @@ impl Mcp {
         err(self.call(tool, args).await)
     }
 
+    /// Calls `tool` expecting an error of `kind`; returns its message.
+    pub async fn err_kind(&self, tool: &str, args: Value, kind: &str) -> String {
+        let (got, message) = self.err(tool, args).await;
+        assert_eq!(got, kind, "{tool}: {message}");
+        message
+    }
+
     /// Runs the real CLI off the async runtime.
     pub async fn cli(&self, args: &[&str]) -> String {
         let cmd = self.o.cmd(args);
