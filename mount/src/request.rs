@@ -80,7 +80,7 @@ impl OpenRequest {
 
     /// [`serve`](Self::serve)s, then loads the reader's parent chain (and its command line
     /// when `with_cmdline`) and hands the reader back: for a record written after the
-    /// answer, so the reader does not wait on /proc reads only the record needs. Ancestors
+    /// answer, so the answer does not wait on /proc reads only the record needs. Ancestors
     /// checked within the last second are trusted here, unlike in
     /// [`load_details`](Self::load_details), which checks each one.
     pub fn serve_then_describe(

@@ -419,7 +419,7 @@ impl State {
             Verdict::Allow { because } => match self.render_env(env) {
                 Ok((names, bytes)) => {
                     // Answer first: the record's details (command line, parents) are read
-                    // afterwards, off the reader's wait.
+                    // afterwards: the open's answer does not wait for them.
                     let cmdline = describe::label_needs_cmdline(req.reader.exe.as_deref());
                     let (reader, path) = req.serve_then_describe(bytes, cmdline);
                     let ev = self.read_event(env, reader, &path, Decision::Allowed, &because);
