@@ -10,7 +10,7 @@ mod pipe;
 mod serve;
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +58,42 @@ impl Responder for FifoResponder {
     }
 }
 
+/// A FIFO just made at the path, with what serving it needs.
+struct Made {
+    /// An `O_PATH` handle on the FIFO's inode: the server reopens exactly this inode.
+    anchor: OwnedFd,
+    inode: InodeId,
+    opens: pipe::OpenWatch,
+}
+
+/// Makes the FIFO (mode exactly 0600) and takes hold of it. On failure, says whether a
+/// FIFO of ours is at the path, for the caller to remove.
+fn make_fifo(path: &Path) -> Result<Made, (bool, std::io::Error)> {
+    nix::unistd::mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| (false, e.into()))?;
+    let ours = |e| (true, e);
+    // mkfifo honours the umask; the mode must be exactly owner read/write.
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(ours)?;
+    let anchor = pipe::anchor(path).map_err(ours)?;
+    let meta = rustix::fs::fstat(&anchor).map_err(|e| ours(e.into()))?;
+    // The path could have been swapped between mkfifo and the open.
+    if rustix::fs::FileType::from_raw_mode(meta.st_mode) != rustix::fs::FileType::Fifo {
+        return Err(ours(std::io::Error::other(
+            "the path changed while the FIFO was being made",
+        )));
+    }
+    let opens = pipe::OpenWatch::new(path).map_err(ours)?;
+    let inode = InodeId {
+        dev: meta.st_dev,
+        ino: meta.st_ino,
+        name: path.file_name().unwrap_or_default().to_os_string(),
+    };
+    Ok(Made {
+        anchor,
+        inode,
+        opens,
+    })
+}
+
 /// A FIFO being served by its own thread.
 #[derive(Debug)]
 pub(crate) struct FifoServer {
@@ -85,17 +121,17 @@ impl FifoServer {
         if before == Before::EmptyFile {
             fs::remove_file(path).map_err(prepare)?;
         }
-        nix::unistd::mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| prepare(e.into()))?;
-        // mkfifo honours the umask; the mode must be exactly owner read/write.
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(prepare)?;
-        let anchor = Arc::new(pipe::anchor(path).map_err(prepare)?);
-        let meta =
-            fs::metadata(format!("/proc/self/fd/{}", anchor.as_raw_fd())).map_err(prepare)?;
-        let inode = InodeId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            name: path.file_name().unwrap_or_default().to_os_string(),
-        };
+        let made = make_fifo(path).map_err(|(made, source)| {
+            // Put the path back as it was: our FIFO goes, an empty file returns.
+            placement::restore_after_fifo(path, before, |_| made);
+            prepare(source)
+        })?;
+        let Made {
+            anchor,
+            inode,
+            opens,
+        } = made;
+        let anchor = Arc::new(anchor);
         let stop = Arc::new(AtomicBool::new(false));
         let (events_tx, events_rx) = mpsc::channel();
         let serving = Serving {
@@ -106,7 +142,7 @@ impl FifoServer {
             stop: Arc::clone(&stop),
             events_tx: events_tx.clone(),
             events: events_rx,
-            opens: pipe::OpenWatch::new(path),
+            opens,
             handler,
             shared,
             request_timeout: opts.request_timeout,

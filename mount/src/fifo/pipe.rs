@@ -21,15 +21,15 @@ const SLICE: Duration = Duration::from_millis(10);
 /// Tells whether anyone opened the FIFO since the last question, without a /proc scan.
 /// inotify merges identical events, so it answers yes or no, never how many.
 #[derive(Debug)]
-pub(crate) struct OpenWatch(Option<Inotify>);
+pub(crate) struct OpenWatch(Inotify);
 
 impl OpenWatch {
-    /// Without inotify (limits reached), every question answers yes.
-    pub(crate) fn new(path: &Path) -> OpenWatch {
-        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-            .ok()
-            .filter(|i| i.add_watch(path, AddWatchFlags::IN_OPEN).is_ok());
-        OpenWatch(inotify)
+    /// Fails when inotify is unavailable (instance or watch limits reached): without it
+    /// every open would look contended and be refused, so the FIFO could never serve.
+    pub(crate) fn new(path: &Path) -> io::Result<OpenWatch> {
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        inotify.add_watch(path, AddWatchFlags::IN_OPEN)?;
+        Ok(OpenWatch(inotify))
     }
 
     /// Forgets the opens so far, then waits up to `max` for one more and forgets it too:
@@ -37,23 +37,18 @@ impl OpenWatch {
     /// moment after our open returned. Taking it for a newcomer would cost a second scan.
     pub(crate) fn settle(&self, max: Duration) {
         self.opened_since();
-        if let Some(inotify) = &self.0 {
-            let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
-            let timeout = PollTimeout::try_from(max).unwrap_or(PollTimeout::ZERO);
-            if matches!(poll(&mut fds, timeout), Ok(n) if n > 0) {
-                self.opened_since();
-            }
+        let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(max).unwrap_or(PollTimeout::ZERO);
+        if matches!(poll(&mut fds, timeout), Ok(n) if n > 0) {
+            self.opened_since();
         }
     }
 
     /// Whether the FIFO was opened (by anyone, us included) since the last call.
     pub(crate) fn opened_since(&self) -> bool {
-        let Some(inotify) = &self.0 else {
-            return true;
-        };
         let mut opened = false;
         loop {
-            match inotify.read_events() {
+            match self.0.read_events() {
                 Ok(events) if !events.is_empty() => opened = true,
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) | Ok(_) => return opened,

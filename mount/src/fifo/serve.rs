@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::{Event, FifoResponder, pipe};
 use crate::Shared;
-use crate::process::{Holder, InodeId, holders, identify, still_holds};
+use crate::process::{Holder, InodeId, facts, holders, still_holds};
 use crate::request::{Decision, OpenHandler, OpenRequest};
 
 /// How long a reader's fd may take to show up in /proc after its open returned.
@@ -124,8 +124,9 @@ impl Serving {
             // Several processes would share one stream.
             return self.refuse(writer, holders);
         };
-        let reader = match identify(pid) {
-            Ok(r) => r,
+        // Command line and parents are loaded by the owner when it needs them, as for FUSE.
+        let (reader, process) = match facts(pid, None) {
+            Ok(found) => found,
             Err(e) => {
                 tracing::info!(error = %e, "FIFO reader could not be identified");
                 return self.refuse(writer, holders);
@@ -136,11 +137,10 @@ impl Serving {
             events: self.events_tx.clone(),
         };
         let asked = Instant::now();
-        self.handler.on_open(OpenRequest::new(
-            reader,
-            self.path.clone(),
-            Box::new(responder),
-        ));
+        self.handler.on_open(
+            OpenRequest::new(reader, self.path.clone(), Box::new(responder))
+                .with_lazy_details(process),
+        );
         let Some(bytes) = self.wait_for(id) else {
             return self.refuse(writer, holders);
         };

@@ -186,8 +186,10 @@ fn mount_somewhere(
         Ok(mounted) => return Ok(mounted),
         Err(e) => e.to_string(),
     };
+    // Either attempt may have left something: the placeholder, or the hidden directory
+    // and its symlink (with an empty file that was there removed).
     placement::restore_after_file_mount(path, before);
-    let _ = std::fs::remove_dir(placement::hidden_dir(path));
+    placement::restore_after_dir_mount(path, before);
     Err(MountError::Mount {
         path: path.to_path_buf(),
         on_file: format!("on the file: {on_file}"),

@@ -12,7 +12,6 @@
 //! reads from one shell costs one check per ancestor per interval, not per read.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -26,7 +25,7 @@ const MAX_PARENTS: usize = 16;
 /// Each entry holds one file descriptor.
 const CAPACITY: usize = 128;
 /// How long a checked entry is trusted by a chain that allows it.
-pub(crate) const RECHECK: Duration = Duration::from_secs(1);
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// How fresh the entries of a chain must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +45,6 @@ fn now_nanos() -> u64 {
 
 struct Cached {
     process: Process,
-    exe: Option<PathBuf>,
     ppid: i32,
     ancestor: Ancestor,
     checked: AtomicU64,
@@ -64,12 +62,11 @@ impl Cached {
         let ancestor = Ancestor {
             pid,
             name,
-            exe: exe.clone(),
+            exe,
             cmdline: cmdline(&process),
         };
         Some(Cached {
             process,
-            exe,
             ppid: stat.ppid,
             ancestor,
             checked: AtomicU64::new(now_nanos()),
@@ -78,7 +75,7 @@ impl Cached {
 
     /// Same process, same program. One readlink: it fails once the process is gone.
     fn still_valid(&self) -> bool {
-        let valid = match (&self.exe, self.process.exe()) {
+        let valid = match (&self.ancestor.exe, self.process.exe()) {
             (Some(was), Ok(is)) => *was == is,
             // Exe unreadable (another user's process): only check it is alive.
             (None, Err(_)) => self.process.open_relative("stat").is_ok(),
@@ -135,14 +132,16 @@ fn lookup(pid: i32, freshness: Freshness) -> Option<Arc<Cached>> {
 fn sweep() {
     let entries: Vec<(i32, Arc<Cached>)> =
         lock().iter().map(|(p, c)| (*p, Arc::clone(c))).collect();
-    let gone: Vec<i32> = entries
-        .iter()
+    let gone: Vec<(i32, Arc<Cached>)> = entries
+        .into_iter()
         .filter(|(_, c)| !c.still_valid())
-        .map(|(p, _)| *p)
         .collect();
     let mut cache = lock();
-    for pid in gone {
-        cache.remove(&pid);
+    for (pid, entry) in gone {
+        // Another thread may have put a fresh entry there meanwhile: keep that one.
+        if cache.get(&pid).is_some_and(|c| Arc::ptr_eq(c, &entry)) {
+            cache.remove(&pid);
+        }
     }
     if cache.len() >= CAPACITY {
         cache.clear();

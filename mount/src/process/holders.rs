@@ -4,7 +4,7 @@
 //! with raw `openat`/`getdents`/`readlinkat` (one call per fd) rather than through procfs's
 //! `FDInfo`, which spends four calls per fd. procfs still reads the facts of the holders.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -51,13 +51,17 @@ pub(crate) fn holders(inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
         }
     }
     pids.retain(|p| *p != skip_pid);
+    let us = Us {
+        pid: skip_pid,
+        exe: std::env::current_exe().ok(),
+    };
     // Processes are independent: scan them on every core (the scan is the FIFO's cost).
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let chunk = pids.len().div_ceil(workers).max(1);
     std::thread::scope(|s| {
         let scans: Vec<_> = pids
             .chunks(chunk)
-            .map(|part| s.spawn(|| scan(&proc_dir, part, inode, skip_pid)))
+            .map(|part| s.spawn(|| scan(&proc_dir, part, inode, &us)))
             .collect();
         for scan in scans {
             // Never drop a holder: a failed part of the scan fails like the whole would.
@@ -67,8 +71,14 @@ pub(crate) fn holders(inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
     found
 }
 
+/// This process, whose forks hold copies of our fds until they exec.
+struct Us {
+    pid: i32,
+    exe: Option<std::path::PathBuf>,
+}
+
 /// The holders among `pids`.
-fn scan(proc_dir: &OwnedFd, pids: &[i32], inode: &InodeId, skip_pid: i32) -> Vec<Holder> {
+fn scan(proc_dir: &OwnedFd, pids: &[i32], inode: &InodeId, us: &Us) -> Vec<Holder> {
     let mut found = Vec::new();
     let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let mut link = Vec::with_capacity(256);
@@ -87,15 +97,22 @@ fn scan(proc_dir: &OwnedFd, pids: &[i32], inode: &InodeId, skip_pid: i32) -> Vec
                 Err(_) => continue,
             };
             let file_name = link.rsplit(|b| *b == b'/').next().unwrap_or_default();
+            if file_name != inode.name.as_bytes() {
+                continue;
+            }
             // Our fork is ruled out first, then the fd checked: a fork that exec'd in between
-            // has dropped its close-on-exec copies.
-            if file_name == inode.name.as_bytes()
-                && !is_our_fork(pid, skip_pid)
-                && is_reader_on(&fd_dir, fd, inode)
-            {
+            // has dropped its close-on-exec copies. A process we cannot stat still counts.
+            let process = Process::new(pid).ok();
+            let stat = process.as_ref().and_then(|p| p.stat().ok());
+            let our_fork = stat.as_ref().is_some_and(|s| s.ppid == us.pid)
+                && process
+                    .as_ref()
+                    .and_then(|p| p.exe().ok())
+                    .is_some_and(|exe| us.exe.as_ref() == Some(&exe));
+            if !our_fork && is_reader_on(&fd_dir, name, inode) {
                 found.push(Holder {
                     pid,
-                    start_time: start_time(pid),
+                    start_time: stat.map_or(0, |s| s.starttime),
                     fd,
                 });
             }
@@ -109,31 +126,12 @@ fn parse_id(name: &[u8]) -> Option<i32> {
 }
 
 /// The fd link's own mode shows how the file was opened; following it gives the inode.
-fn is_reader_on(fd_dir: &OwnedFd, fd: i32, inode: &InodeId) -> bool {
-    let name = fd.to_string();
-    let readable = statat(fd_dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-        .is_ok_and(|link| link.st_mode & 0o400 != 0);
+fn is_reader_on(fd_dir: &OwnedFd, name: &CStr, inode: &InodeId) -> bool {
+    let readable =
+        statat(fd_dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|link| link.st_mode & 0o400 != 0);
     readable
-        && statat(fd_dir, &name, AtFlags::empty())
+        && statat(fd_dir, name, AtFlags::empty())
             .is_ok_and(|target| target.st_dev == inode.dev && target.st_ino == inode.ino)
-}
-
-/// A child we forked holds copies of our fds until it execs (close-on-exec): while it
-/// still runs our own executable, its copies are ours, not a reader's.
-fn is_our_fork(pid: i32, us: i32) -> bool {
-    let Ok(process) = Process::new(pid) else {
-        return false;
-    };
-    process.stat().is_ok_and(|s| s.ppid == us)
-        && process
-            .exe()
-            .is_ok_and(|exe| std::env::current_exe().is_ok_and(|ours| ours == exe))
-}
-
-fn start_time(pid: i32) -> u64 {
-    Process::new(pid)
-        .and_then(|p| p.stat())
-        .map_or(0, |s| s.starttime)
 }
 
 /// Whether `holder` still has that fd open on `inode`.

@@ -131,12 +131,10 @@ fn leads_thread_group(tid: i32) -> Result<bool, IdentifyError> {
     }
 }
 
-/// procfs reads cmdline as UTF-8 and fails otherwise; fall back to a lossy read so a
-/// process cannot blank its command line in the prompt with one invalid byte.
+/// Read as bytes, split like procfs's `cmdline()` (empty arguments dropped) but decoded
+/// lossily: procfs fails on invalid UTF-8, and a process must not be able to blank its
+/// command line in the prompt with one invalid byte.
 fn cmdline(process: &Process) -> Vec<String> {
-    if let Ok(args) = process.cmdline() {
-        return args;
-    }
     let mut raw = Vec::new();
     let read = process
         .open_relative("cmdline")
