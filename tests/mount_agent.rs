@@ -531,3 +531,54 @@ fn the_agent_keys_mounts_by_real_path_and_refuses_relative_ones() {
     assert!(!mounted(&p.env_file()));
     assert!(p.o.ok(&["mounts", "--json"]).trim().starts_with("[]"));
 }
+
+/// What was allowed under an environment's name ends with that environment: a new
+/// environment of the same name starts with no rule and no grant.
+#[test]
+fn a_recreated_environment_inherits_no_rule() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.allow("cat");
+    p.mount("fuse");
+    assert!(p.sh("cat .env").status.success(), "the rule is in use");
+    p.o.ok(&["env", "rm", "dev", "--yes"]);
+    assert!(!mounted(&p.env_file()), "its mount went with it");
+    p.o.ok(&["env", "create", "dev"]);
+    p.o.set("dev", "API_KEY", SECRET);
+    p.mount("fuse");
+    let out = p.sh("cat .env");
+    assert!(!out.status.success(), "served under a deleted rule");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+}
+
+/// `openv mount --import` into an environment that is already mounted elsewhere: the
+/// other mount serves the imported variables from its next open, with a matching size.
+#[test]
+fn an_import_by_mount_reaches_the_other_mounts() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.allow("cat");
+    p.mount("fuse");
+    assert!(!p.sh("cat .env").stdout.is_empty());
+    let other = p.o.dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join(".env"), "IMPORTED_LATER=yes\n").unwrap();
+    p.o.ok(&[
+        "mount",
+        other.to_str().unwrap(),
+        "-e",
+        "dev",
+        "--mode",
+        "fuse",
+        "--import",
+    ]);
+    let out = p.sh("cat .env");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("IMPORTED_LATER=yes"), "{text}");
+    let size = std::fs::metadata(p.env_file()).unwrap().len();
+    assert_eq!(size, out.stdout.len() as u64);
+}

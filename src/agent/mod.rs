@@ -154,10 +154,12 @@ async fn idle_lock(state: server::Shared, idle: Duration) {
     let mut interval = tokio::time::interval(tick);
     loop {
         interval.tick().await;
-        let locked = state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .lock_if_idle();
+        // Never wait for the lock on the runtime's thread: a busy state is not idle anyway.
+        let locked = match state.try_lock() {
+            Ok(mut st) => st.lock_if_idle(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().lock_if_idle(),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        };
         if locked {
             info!(
                 idle_secs = idle.as_secs(),

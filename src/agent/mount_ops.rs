@@ -101,12 +101,6 @@ impl State {
         if let Some(note) = prepare::check_git(&path).map_err(mount_err)? {
             notes.push(note);
         }
-        {
-            let v = self.vault()?;
-            if !(existing == Existing::Plaintext && import) {
-                v.env_id(&env)?;
-            }
-        }
         if existing == Existing::Plaintext {
             imported = self.import(&env, &path)?;
             prepare::shred(&path).map_err(|e| {
@@ -119,6 +113,9 @@ impl State {
                 "imported {} variable(s) into {env} and removed the plaintext file",
                 imported.len()
             ));
+        } else {
+            // The environment must exist (an import creates it).
+            self.vault()?.env_id(&env)?;
         }
         let placement = self
             .mounts
@@ -132,7 +129,16 @@ impl State {
             ));
         }
         let key = path.display().to_string();
-        self.vault()?.record_mount(&key, &env, mode_name(mode))?;
+        if let Err(e) = self
+            .vault()
+            .and_then(|v| v.record_mount(&key, &env, mode_name(mode)))
+        {
+            // Not recorded, not served: a retry must not find a mount already there.
+            if let Some(m) = self.mounts.take(&path) {
+                self.stop_mount(m, &path);
+            }
+            return Err(e.into());
+        }
         self.refresh_path(&path, &env);
         if let Some(w) = self.watcher.as_mut() {
             w.watch(&path);
@@ -166,10 +172,24 @@ impl State {
         if let Some(m) = live {
             m.unmount().map_err(|e| mount_err(e.to_string()))?;
         }
+        self.unmounted(path);
+        Ok(Response::Done)
+    }
+
+    /// Unmounts a mount already taken out of the table (its record gone or going): a
+    /// failure is logged, and the path is cleaned and the unmount audited either way.
+    pub(super) fn stop_mount(&mut self, m: Mount, path: &Path) {
+        if let Err(e) = m.unmount() {
+            warn!(path = %path.display(), error = %e, "unmount failed");
+        }
+        self.unmounted(path);
+    }
+
+    fn unmounted(&mut self, path: &Path) {
         remove_placeholder(path);
+        let key = path.display().to_string();
         info!(path = %key, "unmounted");
         self.audit(Event::new(EventKind::Unmount).detail(key));
-        Ok(Response::Done)
     }
 
     /// Mounts everything recorded in the vault (after a start or a crash).
@@ -339,9 +359,9 @@ impl State {
 
     /// First half of an open: decide from rules and grants, or queue it for a person.
     /// Returns the request back when it must wait.
-    pub fn begin_open(&mut self, mut req: OpenRequest) -> Option<(OpenRequest, Wait)> {
-        // A person may be asked: they see the command line and the parent chain.
-        req.load_details();
+    /// The request's details must be loaded (`OpenRequest::load_details`): a person may be
+    /// asked, and sees the command line and the parent chain.
+    pub fn begin_open(&mut self, req: OpenRequest) -> Option<(OpenRequest, Wait)> {
         let Some(env) = self.mounts.env_of(&req.path).map(str::to_owned) else {
             req.deny();
             return None;
@@ -390,7 +410,13 @@ impl State {
                         id,
                         rx,
                         job,
-                        timeout: self.approvals.settings.timeout,
+                        // The mount denies the reader at its request timeout: a person's
+                        // later answer must not be recorded as a read.
+                        timeout: self
+                            .approvals
+                            .settings
+                            .timeout
+                            .min(crate::mounts::REQUEST_TIMEOUT),
                     },
                 ))
             }

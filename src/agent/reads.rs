@@ -27,9 +27,11 @@ enum First {
     Locked(OpenRequest, prompts::LockedPlan),
 }
 
-async fn one(req: OpenRequest, state: Shared) {
+async fn one(mut req: OpenRequest, state: Shared) {
     let st = state.clone();
     let first = tokio::task::spawn_blocking(move || {
+        // /proc reads for a prompt, before the state lock.
+        req.load_details();
         let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
         match prompts::locked_plan(&mut st) {
             prompts::LockedPlan::Proceed => First::Begun(st.begin_open(req)),

@@ -84,11 +84,16 @@ async fn connection(stream: Stream, state: Shared) {
         })) if protocol == PROTOCOL_VERSION => {
             // Prompts go where the user last typed an openv command.
             if context.tty.is_some() || context.display.is_some() || context.wayland.is_some() {
-                state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .approvals
-                    .context = context;
+                // Off the runtime's thread: the lock may be held by a long task (an unlock).
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .approvals
+                        .context = context;
+                })
+                .await;
             }
             let hello = Response::Hello {
                 protocol: PROTOCOL_VERSION,

@@ -278,14 +278,17 @@ impl State {
                 self.vault()?.rename_env(&name, &new_name)?;
                 self.mounts.rename_env(&name, &new_name);
                 self.rendered.remove(&name);
+                self.env_gone(&name);
                 Response::Done
             }
             Request::EnvDelete { name } => {
                 let variables = self.vault()?.delete_env(&name)?;
                 self.rendered.remove(&name);
+                self.env_gone(&name);
                 // Its mounts go with it (their records were deleted by the cascade).
                 for m in self.mounts.take_env(&name) {
-                    let _ = m.unmount();
+                    let path = m.path().to_path_buf();
+                    self.stop_mount(m, &path);
                 }
                 Response::Deleted { variables }
             }
@@ -307,11 +310,9 @@ impl State {
                 self.refresh_env(&env);
                 Response::Names { names }
             }
-            Request::Import { env, path } => {
-                let names = self.import(&env, &path)?;
-                self.refresh_env(&env);
-                Response::Names { names }
-            }
+            Request::Import { env, path } => Response::Names {
+                names: self.import(&env, &path)?,
+            },
             Request::Mount {
                 path,
                 env,
@@ -550,7 +551,17 @@ impl State {
             let _ = v.delete_env(env);
         }
         result?;
+        // Mounts of the environment serve the new values from the next open.
+        self.refresh_env(env);
         Ok(vars.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// Rules and grants name environments: once a name is gone (deleted, or renamed), what
+    /// was allowed under it must not carry over to a new environment of that name. The
+    /// rules' cache is reloaded (the vault moved or dropped them) and the grants end.
+    fn env_gone(&mut self, name: &str) {
+        self.approvals.rules_changed();
+        self.approvals.grants.forget_env(name);
     }
 }
 

@@ -65,6 +65,11 @@ impl Grants {
         self.grants.clear();
     }
 
+    /// Ends every grant for `env`.
+    pub fn forget_env(&mut self, env: &str) {
+        self.grants.retain(|g| g.env != env);
+    }
+
     pub fn len(&self) -> usize {
         self.grants.len()
     }
