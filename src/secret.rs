@@ -8,13 +8,20 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroize;
 
 /// A variable's value. Not `Clone` on purpose: copies of plaintext are made explicitly.
 pub struct SecretValue(SecretString);
 
 impl SecretValue {
-    pub fn new(value: String) -> Self {
-        Self(SecretString::from(value))
+    /// Takes the value, leaving no copy behind: secrecy boxes a `String` with
+    /// `into_boxed_str`, which reallocates (and frees unzeroed) when the capacity exceeds the
+    /// length, as after trimming a newline. The exact-size copy is made here and the
+    /// original zeroized.
+    pub fn new(mut value: String) -> Self {
+        let exact: Box<str> = Box::from(value.as_str());
+        value.zeroize();
+        Self(SecretString::from(exact))
     }
 
     /// The plaintext. Call sites are the places where a value may leave the agent.

@@ -14,6 +14,17 @@ struct Identity {
     mtime_ns: i128,
 }
 
+impl Identity {
+    fn of(m: &std::fs::Metadata) -> Self {
+        Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ExeHashes {
     cache: HashMap<PathBuf, (Identity, String)>,
@@ -22,18 +33,15 @@ pub struct ExeHashes {
 impl ExeHashes {
     /// Hex SHA-256 of the file's content; `None` if it cannot be read.
     pub fn hash(&mut self, path: &Path) -> Option<String> {
-        let m = std::fs::metadata(path).ok()?;
-        let id = Identity {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        };
+        let id = Identity::of(&std::fs::metadata(path).ok()?);
         if let Some((_, h)) = self.cache.get(path).filter(|(cached, _)| *cached == id) {
             return Some(h.clone());
         }
-        let mut hasher = Sha256::new();
+        // The identity cached is the one of the file hashed (fstat of the open file), so a
+        // binary swapped in between is never cached under the hash of another.
         let mut f = std::fs::File::open(path).ok()?;
+        let id = Identity::of(&f.metadata().ok()?);
+        let mut hasher = Sha256::new();
         std::io::copy(&mut f, &mut hasher).ok()?;
         let h = hex::encode(hasher.finalize());
         self.cache.insert(path.to_owned(), (id, h.clone()));

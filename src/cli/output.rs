@@ -15,8 +15,5 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// `2026-11-22 14:03:07Z` from unix seconds.
 pub fn time(secs: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
-    humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .replace('T', " ")
+    crate::store::rfc3339_seconds(secs).replace('T', " ")
 }

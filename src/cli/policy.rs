@@ -56,7 +56,7 @@ fn resolve_exe(exe: &Path) -> anyhow::Result<PathBuf> {
 pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()> {
     let env = crate::project::env_or_default(a.env)?;
     let exe = resolve_exe(&a.exe)?;
-    if std::fs::read(&exe).is_ok_and(|b| b.starts_with(b"#!")) {
+    if is_script(&exe) {
         eprintln!(
             "note: {} is a script: a mounted .env sees its interpreter (see its #! line) as the reader, so allow that for reads; `openv run` and `openv launch` approve the script itself",
             exe.display()
@@ -146,4 +146,11 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Whether the file starts with `#!` (two bytes read, not the whole program).
+fn is_script(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok()) && &magic == b"#!"
 }

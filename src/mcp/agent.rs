@@ -76,25 +76,24 @@ impl AgentLink {
         }
     }
 
-    /// Connects, starting the agent when none runs (as every openv command does).
-    async fn connect(&self) -> Result<Client, ToolError> {
-        Client::connect_or_start(&self.home)
-            .await
-            .map_err(|e| ToolError::Unavailable(e.to_string()))
+    /// A client that connects with its first call, starting the agent when none runs
+    /// (as every openv command does); the greeting travels with that call.
+    fn connect(&self) -> Client {
+        Client::deferred(&self.home)
     }
 
     /// Sends one request. Agent errors come back as `ToolError::Agent` with its cid.
     pub async fn call(&self, req: &Request) -> Result<Response, ToolError> {
         let (mut client, reused) = match self.take() {
             Some(c) => (c, true),
-            None => (self.connect().await?, false),
+            None => (self.connect(), false),
         };
         let first = client.call(req).await;
         let result = match first {
             // A kept connection to an agent that has since restarted: try a fresh one.
             Err(e) if reused && (undelivered(&e) || (broken(&e) && repeatable(req))) => {
                 tracing::info!("agent connection lost; reconnecting");
-                client = self.connect().await?;
+                client = self.connect();
                 client.call(req).await
             }
             other => other,

@@ -465,10 +465,13 @@ impl Backend for SqliteVault {
                     env: env.to_owned(),
                     name: name.clone(),
                 })?;
-            let text = String::from_utf8(plain.to_vec()).map_err(|_| StoreError::Tampered {
-                env: env.to_owned(),
-                name: name.clone(),
-            })?;
+            // Checked in place: a failed `String::from_utf8` would drop its copy unzeroed.
+            let text = std::str::from_utf8(&plain)
+                .map(str::to_owned)
+                .map_err(|_| StoreError::Tampered {
+                    env: env.to_owned(),
+                    name: name.clone(),
+                })?;
             out.push((name, SecretValue::new(text)));
         }
         Ok(out)

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Ctx, Done, NoArgs, require_unlocked, time, unexpected};
+use super::{Ctx, Done, NoArgs, require_unlocked, unexpected};
 use crate::ipc::protocol::{Request, Response};
 use crate::mcp::args;
 use crate::mcp::error::ToolError;
@@ -48,7 +48,7 @@ pub async fn list(ctx: &Ctx<'_>, _: NoArgs) -> Result<Done, ToolError> {
                 "name": e.name,
                 "variables": e.variables,
                 "with_value": e.set,
-                "updated": time(e.updated),
+                "updated": crate::store::rfc3339_seconds(e.updated),
                 "mounts": mounts,
             })
         })

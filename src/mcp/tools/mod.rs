@@ -12,7 +12,6 @@ mod variables;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -321,10 +320,4 @@ async fn require_unlocked(ctx: &Ctx<'_>) -> Result<(), ToolError> {
         return Err(locked());
     }
     Ok(())
-}
-
-/// Unix seconds as RFC 3339 (UTC, seconds).
-fn time(secs: i64) -> String {
-    let secs = u64::try_from(secs).unwrap_or(0).min(253_402_300_799);
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }

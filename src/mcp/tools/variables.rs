@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ctx, Done, require_unlocked, time, unexpected};
+use super::{Ctx, Done, require_unlocked, unexpected};
 use crate::ipc::protocol::{Charset, Request, Response};
 use crate::mcp::args;
 use crate::mcp::error::ToolError;
@@ -166,7 +166,7 @@ pub async fn list(ctx: &Ctx<'_>, a: EnvArgs) -> Result<Done, ToolError> {
             name: &v.name,
             has_value: v.has_value,
             source: v.source.map(ValueSource::as_str),
-            updated: time(v.updated),
+            updated: crate::store::rfc3339_seconds(v.updated),
         })
         .collect();
     let answer = VarList {
