@@ -100,7 +100,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let mounts = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.lock();
-        st.take_all_mounts()
+        st.mounts.take_all()
     };
     // Unmount outside the lock: a pending open may be waiting for it.
     tokio::task::spawn_blocking(move || {

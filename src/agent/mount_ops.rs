@@ -261,10 +261,6 @@ impl State {
         }
     }
 
-    pub fn take_all_mounts(&mut self) -> Vec<Mount> {
-        self.mounts.take_all()
-    }
-
     fn env_mtime(&mut self, env: &str) -> i64 {
         self.vault()
             .and_then(|v| v.env_updated(env))
@@ -275,9 +271,8 @@ impl State {
     /// change to `env`, so it also drops the cached rendering.
     pub(super) fn refresh_env(&mut self, env: &str) {
         self.rendered.remove(env);
-        for p in self.mounts.paths_of(env) {
-            self.refresh_path(&p, env);
-        }
+        let paths = self.mounts.paths_of(env);
+        self.refresh_paths(env, &paths);
     }
 
     pub(super) fn refresh_all(&mut self) {
@@ -287,30 +282,43 @@ impl State {
     }
 
     fn refresh_path(&mut self, path: &Path, env: &str) {
+        self.refresh_paths(env, &[path.to_path_buf()]);
+    }
+
+    /// Sets what `paths` (mounts of `env`) report: the environment is read, decrypted and
+    /// measured once for all of them.
+    fn refresh_paths(&mut self, env: &str, paths: &[PathBuf]) {
+        if paths.is_empty() {
+            return;
+        }
         let mtime = self.env_mtime(env);
-        let key = path.display().to_string();
         let size = match self.vault() {
             Ok(v) if v.is_unlocked() => v.read_values(env).ok().and_then(|vals| {
                 crate::render::rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v))).ok()
             }),
             _ => None,
         };
-        let size = match size {
-            Some(s) => {
-                if let Ok(v) = self.vault() {
-                    let _ = v.set_mount_size(&key, s as u64);
-                }
-                s as u64
-            }
-            // Locked: keep the last size we knew.
+        // Locked: keep the sizes last recorded.
+        let recorded = match size {
+            Some(_) => Vec::new(),
             None => self
                 .vault()
                 .and_then(|v| v.list_mounts())
-                .ok()
-                .and_then(|ms| ms.into_iter().find(|m| m.path == key))
-                .map_or(0, |m| m.size),
+                .unwrap_or_default(),
         };
-        self.mounts.set_content(path, size, mtime);
+        for path in paths {
+            let key = path.display().to_string();
+            let size = match size {
+                Some(s) => {
+                    if let Ok(v) = self.vault() {
+                        let _ = v.set_mount_size(&key, s as u64);
+                    }
+                    s as u64
+                }
+                None => recorded.iter().find(|m| m.path == key).map_or(0, |m| m.size),
+            };
+            self.mounts.set_content(path, size, mtime);
+        }
     }
 
     /// The rendered file and the names in it (cached while unlocked).

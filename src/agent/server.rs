@@ -43,11 +43,16 @@ pub async fn serve(
     }
 }
 
-fn peer_is_us(stream: &Stream) -> Result<(), String> {
+/// Whether the peer runs as our uid; its pid when the kernel says.
+fn peer_is_us(stream: &Stream) -> (Result<(), String>, Option<i32>) {
+    match stream.peer_creds() {
+        Ok(creds) => (same_user(&creds), creds.pid()),
+        Err(e) => (Err(format!("cannot read peer credentials: {e}")), None),
+    }
+}
+
+fn same_user(creds: &interprocess::local_socket::PeerCreds) -> Result<(), String> {
     let me = nix::unistd::geteuid().as_raw();
-    let creds = stream
-        .peer_creds()
-        .map_err(|e| format!("cannot read peer credentials: {e}"))?;
     match creds.euid() {
         Some(uid) if uid == me => Ok(()),
         Some(uid) => {
@@ -61,8 +66,7 @@ fn peer_is_us(stream: &Stream) -> Result<(), String> {
 }
 
 async fn connection(stream: Stream, state: Shared) {
-    let peer = peer_is_us(&stream);
-    let peer_pid = stream.peer_creds().ok().and_then(|c| c.pid());
+    let (peer, peer_pid) = peer_is_us(&stream);
     let mut chan = Channel::new(stream);
     if let Err(message) = peer {
         // Read the client's hello first: closing with unread data would reset the

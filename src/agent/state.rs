@@ -131,10 +131,6 @@ impl State {
         }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Opens the vault lazily, so a fixed permission problem needs no restart.
     pub(super) fn vault(&mut self) -> Result<&mut SqliteVault, StoreError> {
         if self.vault.is_none() {
@@ -146,16 +142,12 @@ impl State {
     /// Locks if the vault has been idle for longer than the configured time.
     pub fn lock_if_idle(&mut self) -> bool {
         let idle = self.last_used.elapsed() >= self.config.idle_lock;
-        match self.vault.as_mut() {
-            Some(v) if idle && v.is_unlocked() => {
-                v.lock();
-                self.approvals.on_lock();
-                self.rendered.clear();
-                self.audit(Event::new(EventKind::Lock).detail("idle timeout"));
-                true
-            }
-            _ => false,
+        if !(idle && self.vault.as_ref().is_some_and(SqliteVault::is_unlocked)) {
+            return false;
         }
+        self.lock();
+        self.audit(Event::new(EventKind::Lock).detail("idle timeout"));
+        true
     }
 
     /// Records a person's answer to a pending request.
@@ -206,13 +198,17 @@ impl State {
         self.approvals.grants.prune_exited();
     }
 
-    /// Wipes the key and ends every grant and pending request.
+    /// Wipes the key and ends every grant and pending request; the audit lines so far are
+    /// forced to disk.
     pub fn lock(&mut self) {
         if let Some(v) = self.vault.as_mut() {
             v.lock();
         }
         self.approvals.on_lock();
         self.rendered.clear();
+        if let Some(Err(e)) = self.audit.as_mut().map(|a| a.sync()) {
+            tracing::error!(error = %e, "audit sync failed");
+        }
     }
 
     pub fn handle(&mut self, req: Request, cid: &str) -> Response {

@@ -46,7 +46,6 @@ pub struct Item {
     pub ai: Option<String>,
     pub text: String,
     pub created: Instant,
-    pub created_at: SystemTime,
     waiters: Vec<Waiter>,
 }
 
@@ -182,7 +181,6 @@ impl Pending {
             ai,
             text,
             created: now,
-            created_at: SystemTime::now(),
             waiters: vec![Waiter {
                 pid: reader.pid,
                 start_time: reader.start_time,

@@ -112,20 +112,6 @@ pub(crate) fn last_line(path: &Path) -> io::Result<Tail> {
     })
 }
 
-/// Creates the audit directory (0700) if missing; refuses one others can enter.
-pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), AuditError> {
-    Ok(crate::paths::ensure_private_dir(dir)?)
-}
-
-/// Refuses a file or directory that is not ours or that group/others can access.
-pub(crate) fn check_private(
-    path: &Path,
-    what: &'static str,
-    fix: &'static str,
-) -> Result<(), AuditError> {
-    Ok(crate::paths::check_private(path, what, fix)?)
-}
-
 /// Makes a rename or a new file in `dir` durable (the directory entry itself).
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     File::open(dir)

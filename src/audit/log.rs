@@ -8,10 +8,9 @@ use std::time::SystemTime;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use serde::Deserialize;
 
 use super::files::{self, CURRENT};
-use super::{AuditError, Event, GENESIS, Record, line_hash};
+use super::{AuditError, Event, GENESIS, Record, SeqOnly, line_hash};
 
 /// The writer of one audit directory.
 ///
@@ -41,12 +40,6 @@ pub struct AuditLog {
     _lock: Flock<File>,
 }
 
-/// Only what `open` needs from the last line.
-#[derive(Deserialize)]
-struct SeqOnly {
-    seq: u64,
-}
-
 impl AuditLog {
     /// Opens (creating, 0700) the audit directory `dir` and continues the chain from the
     /// last line already there. Files are created 0600; an existing directory or current
@@ -56,7 +49,7 @@ impl AuditLog {
     /// to the next rotated name untouched, so the evidence stays for `verify` to report,
     /// and the chain continues from the last complete line.
     pub fn open(dir: &Path, max_file_bytes: u64) -> Result<Self, AuditError> {
-        files::ensure_private_dir(dir)?;
+        crate::paths::ensure_private_dir(dir)?;
         let handle = File::open(dir).map_err(|e| AuditError::io("open", dir, e))?;
         let lock = Flock::lock(handle, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
             if errno == Errno::EWOULDBLOCK {
@@ -125,10 +118,6 @@ impl AuditLog {
                 .map_err(|e| AuditError::io("sync", &self.dir.join(CURRENT), e))?;
         }
         Ok(())
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The `seq` the next line will get.
@@ -226,7 +215,7 @@ fn open_current(path: &Path) -> Result<File, AuditError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| AuditError::io("open", path, e))?;
-    files::check_private(path, "audit log", "600")?;
+    crate::paths::check_private(path, "audit log", "600")?;
     Ok(file)
 }
 

@@ -50,6 +50,12 @@ pub use verify::{Location, VerifyError, VerifyReport, verify};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Hex SHA-256 of one line's bytes (newline included): the next line's `prev`.
+/// Only the sequence number of a line: what resuming and checking a file's end need.
+#[derive(serde::Deserialize)]
+pub(crate) struct SeqOnly {
+    pub seq: u64,
+}
+
 pub(crate) fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }

@@ -5,11 +5,10 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use serde::Deserialize;
 use thiserror::Error;
 
 use super::files::{self, display_name};
-use super::{GENESIS, Record, line_hash};
+use super::{GENESIS, Record, SeqOnly, line_hash};
 
 /// What a successful [`verify`] saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,11 +131,6 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
             other => return other,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct SeqOnly {
-    seq: u64,
 }
 
 fn verify_files<'a>(paths: impl Iterator<Item = &'a Path>) -> Result<VerifyReport, VerifyError> {

@@ -1,7 +1,9 @@
 //! Messages between thin clients (CLI, MCP server) and the agent.
 //!
-//! Two serde enums, one request and one response per exchange. No response carries a
-//! value; `VarSet` is the only request that does (CLI -> agent).
+//! Two serde enums, one request and one response per exchange. Values travel only where
+//! they must: into the agent (`Init`/`Unlock` passphrases, `VarSet`, `VarSetMany`) and out
+//! of it only as `Response::Values`, the answer to an approved `Resolve` (`openv run`,
+//! `openv launch`). The MCP server never sends `Resolve`, so no value reaches it.
 
 use std::path::PathBuf;
 

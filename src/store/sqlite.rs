@@ -175,15 +175,6 @@ impl SqliteVault {
     pub fn slot_kinds(&self) -> Result<Vec<SlotKind>, StoreError> {
         Ok(self.slots()?.into_iter().map(|s| s.kind).collect())
     }
-
-    /// Adds another way to unlock (e.g. a key file beside the passphrase).
-    pub fn add_slot(&mut self, secret: &SlotSecret) -> Result<(), StoreError> {
-        let slot = KeySlot::create(&self.vault_id, secret, self.key()?)?;
-        let tx = self.conn.transaction()?;
-        insert_slot(&tx, &slot)?;
-        tx.commit()?;
-        Ok(())
-    }
 }
 
 fn insert_slot(tx: &rusqlite::Transaction<'_>, slot: &KeySlot) -> Result<(), StoreError> {
