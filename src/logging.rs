@@ -11,11 +11,11 @@ use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
 
-fn filter(default: &str) -> EnvFilter {
+pub(crate) fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_env("OPENV_LOG").unwrap_or_else(|_| EnvFilter::new(default))
 }
 
-fn json() -> bool {
+pub(crate) fn json() -> bool {
     std::env::var("OPENV_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"))
 }
 

@@ -175,6 +175,42 @@ fn exit_codes_and_signals_pass_through() {
     }
 }
 
+/// After the command exits, openv keeps copying the output a background process of it
+/// still writes, until the pipes go quiet; a SIGTERM in that time ends openv at once with
+/// the command's exit code.
+#[test]
+fn a_stop_request_ends_the_output_drain() {
+    let o = setup();
+    let script = "(while :; do echo tick; sleep 0.05; done) & echo started; exit 3";
+    let mut child = o
+        .cmd(&["run", "-e", "dev", "--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "started");
+    std::thread::sleep(Duration::from_millis(300)); // the command has exited: draining
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still copying the ticks"
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let until = Instant::now() + Duration::from_secs(2);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < until,
+            "openv ignored SIGTERM while draining"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+    drop(lines); // the background loop dies of SIGPIPE
+}
+
 #[test]
 fn stdin_passes_through() {
     let o = setup();

@@ -315,7 +315,10 @@ impl State {
                     }
                     s as u64
                 }
-                None => recorded.iter().find(|m| m.path == key).map_or(0, |m| m.size),
+                None => recorded
+                    .iter()
+                    .find(|m| m.path == key)
+                    .map_or(0, |m| m.size),
             };
             self.mounts.set_content(path, size, mtime);
         }

@@ -29,7 +29,7 @@ pub enum EnvCommand {
 }
 
 pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
-    let mut c = client(home).await?;
+    let mut c = client(home);
     match cmd {
         EnvCommand::Create { name } => {
             c.call(&Request::EnvCreate { name: name.clone() }).await?;

@@ -71,7 +71,7 @@ async fn check_env(home: &Home, dir: &Path) -> anyhow::Result<()> {
     if std::fs::symlink_metadata(&file).is_err() {
         return Ok(());
     }
-    let Response::Mounts { mounts } = client(home).await?.call(&Request::Mounts).await? else {
+    let Response::Mounts { mounts } = client(home).call(&Request::Mounts).await? else {
         anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
     };
     let is_mount = |p: &Path| mounts.iter().any(|m| Path::new(&m.path) == p);

@@ -24,7 +24,6 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let path =
         std::path::absolute(&a.file).with_context(|| format!("path {}", a.file.display()))?;
     let Response::Names { names } = client(home)
-        .await?
         .call(&Request::Import {
             env: env.clone(),
             path: path.clone(),

@@ -38,7 +38,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
             "protected by your passphrase".to_owned(),
         ),
     };
-    let mut c = client(home).await?;
+    let mut c = client(home);
     c.call(&Request::Init {
         secret,
         create_keyfile: create,

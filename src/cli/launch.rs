@@ -6,7 +6,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 
 use super::client;
 use crate::ipc::client::{Client, ClientError};
@@ -92,11 +92,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
 async fn launch(home: &Home, a: Args) -> anyhow::Result<()> {
     let reg = match &a.project {
         Some(d) => Registry::load(home, d, true)?,
-        None => Registry::load(
-            home,
-            &std::env::current_dir().context("current directory")?,
-            false,
-        )?,
+        None => super::mcp_servers::registry(home)?,
     };
     let server = reg.get(&a.name)?;
     if !server.enabled {
@@ -120,7 +116,7 @@ async fn launch(home: &Home, a: Args) -> anyhow::Result<()> {
     let secrets = if groups.is_empty() {
         Vec::new()
     } else {
-        let mut c = client(home).await?;
+        let mut c = client(home);
         let mut resolved: Vec<(SecretRef, SecretValue)> = Vec::new();
         for (env, vars) in &groups {
             check_declared(&mut c, env, vars).await?;

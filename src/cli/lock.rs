@@ -23,16 +23,13 @@ pub async fn unlock(home: &Home, a: UnlockArgs) -> anyhow::Result<()> {
             passphrase: prompt::passphrase("Vault passphrase: ", false)?,
         },
     };
-    client(home)
-        .await?
-        .call(&Request::Unlock { secret })
-        .await?;
+    client(home).call(&Request::Unlock { secret }).await?;
     println!("vault unlocked");
     Ok(())
 }
 
 pub async fn lock(home: &Home) -> anyhow::Result<()> {
-    client(home).await?.call(&Request::Lock).await?;
+    client(home).call(&Request::Lock).await?;
     println!("vault locked");
     Ok(())
 }

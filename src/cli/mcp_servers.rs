@@ -53,7 +53,8 @@ struct Row<'a> {
     secrets: Vec<(String, String)>,
 }
 
-fn registry(home: &Home) -> anyhow::Result<Registry> {
+/// The registry seen from the current directory (its project found upward).
+pub(super) fn registry(home: &Home) -> anyhow::Result<Registry> {
     let cwd = std::env::current_dir().context("current directory")?;
     Ok(Registry::load(home, &cwd, false)?)
 }

@@ -133,7 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Every command talks to the agent through this, starting it when needed.
-pub(crate) async fn client(home: &Home) -> anyhow::Result<Client> {
-    Ok(Client::deferred(home))
+/// Every command talks to the agent through this: it connects with its first call,
+/// starting the agent when needed.
+pub(crate) fn client(home: &Home) -> Client {
+    Client::deferred(home)
 }

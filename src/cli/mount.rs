@@ -67,7 +67,7 @@ pub async fn mount(home: &Home, a: MountArgs) -> anyhow::Result<()> {
     }
     let env = crate::project::env_or_default(a.env)?;
     let path = target(&a.dir, &a.file)?;
-    let mut c = client(home).await?;
+    let mut c = client(home);
     mount_and_report(&mut c, path, &env, a.mode, a.import).await
 }
 
@@ -109,7 +109,6 @@ pub(crate) async fn mount_and_report(
 pub async fn unmount(home: &Home, a: UnmountArgs) -> anyhow::Result<()> {
     let path = target(&a.dir, &a.file)?;
     client(home)
-        .await?
         .call(&Request::Unmount { path: path.clone() })
         .await?;
     println!("unmounted {}", path.display());
@@ -117,7 +116,7 @@ pub async fn unmount(home: &Home, a: UnmountArgs) -> anyhow::Result<()> {
 }
 
 pub async fn list(home: &Home, a: MountsArgs) -> anyhow::Result<()> {
-    let Response::Mounts { mounts } = client(home).await?.call(&Request::Mounts).await? else {
+    let Response::Mounts { mounts } = client(home).call(&Request::Mounts).await? else {
         anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
     };
     if a.json {

@@ -40,7 +40,7 @@ pub struct DenyArgs {
 }
 
 async fn list(home: &Home) -> anyhow::Result<Vec<PendingView>> {
-    let Response::Pending { requests } = client(home).await?.call(&Request::Pending).await? else {
+    let Response::Pending { requests } = client(home).call(&Request::Pending).await? else {
         anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
     };
     Ok(requests)
@@ -94,7 +94,6 @@ async fn answer(
     cwd: Option<String>,
 ) -> anyhow::Result<()> {
     client(home)
-        .await?
         .call(&Request::Answer {
             id,
             allow,
@@ -107,10 +106,11 @@ async fn answer(
 }
 
 pub async fn approve(home: &Home, a: ApproveArgs) -> anyhow::Result<()> {
-    let cwd = match a.cwd {
-        Some(d) => Some(std::fs::canonicalize(&d)?.display().to_string()),
-        None => None,
-    };
+    let cwd = a
+        .cwd
+        .as_deref()
+        .map(super::policy::canonical_dir)
+        .transpose()?;
     let scope = a.scope.as_deref().and_then(Scope::parse);
     answer(home, a.id, true, scope, a.for_, cwd).await?;
     println!("approved request {}", a.id);

@@ -66,18 +66,8 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         .to_str()
         .context("the executable's path is not UTF-8")?
         .to_owned();
-    let cwd = match a.cwd {
-        Some(d) => Some(
-            d.canonicalize()
-                .with_context(|| format!("directory {}", d.display()))?
-                .to_str()
-                .context("the directory's path is not UTF-8")?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let cwd = a.cwd.as_deref().map(canonical_dir).transpose()?;
     let Response::RuleAdded { id } = client(home)
-        .await?
         .call(&Request::PolicyAdd {
             env: env.clone(),
             effect,
@@ -109,8 +99,7 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Allow(a) => add(home, Effect::Allow, a).await,
         PolicyCommand::Deny(a) => add(home, Effect::Deny, a).await,
         PolicyCommand::List { json } => {
-            let Response::Rules { rules } = client(home).await?.call(&Request::PolicyList).await?
-            else {
+            let Response::Rules { rules } = client(home).call(&Request::PolicyList).await? else {
                 anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
             };
             if json {
@@ -138,10 +127,7 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
             Ok(())
         }
         PolicyCommand::Rm { id } => {
-            client(home)
-                .await?
-                .call(&Request::PolicyRemove { id })
-                .await?;
+            client(home).call(&Request::PolicyRemove { id }).await?;
             println!("removed rule {id}");
             Ok(())
         }
@@ -153,4 +139,13 @@ fn is_script(path: &std::path::Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 2];
     std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok()) && &magic == b"#!"
+}
+
+/// A `--cwd` directory as the agent matches it: canonical, and UTF-8.
+pub(super) fn canonical_dir(d: &std::path::Path) -> anyhow::Result<String> {
+    Ok(d.canonicalize()
+        .with_context(|| format!("directory {}", d.display()))?
+        .to_str()
+        .context("the directory's path is not UTF-8")?
+        .to_owned())
 }

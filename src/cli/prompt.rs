@@ -51,17 +51,19 @@ pub fn value(name: &str) -> anyhow::Result<SecretValue> {
                 .context("reading value")?,
         ))
     } else {
-        let mut buf = String::new();
+        // Sized so that a value under 64 KiB is never moved by a reallocation, which would
+        // leave an unzeroed copy behind; the buffer is zeroized when dropped.
+        let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
         std::io::stdin()
-            .read_to_string(&mut buf)
-            .context("reading the value from stdin (it must be UTF-8 text)")?;
-        let trimmed = buf
+            .read_to_end(&mut buf)
+            .context("reading the value from stdin")?;
+        let text = std::str::from_utf8(&buf)
+            .context("the value on stdin must be UTF-8 text")?;
+        let trimmed = text
             .strip_suffix("\r\n")
-            .or_else(|| buf.strip_suffix('\n'))
-            .unwrap_or(&buf)
-            .to_owned();
-        zeroize::Zeroize::zeroize(&mut buf);
-        Ok(SecretValue::new(trimmed))
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(text);
+        Ok(SecretValue::new(trimmed.to_owned()))
     }
 }
 

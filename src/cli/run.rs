@@ -61,7 +61,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     command.extend(args.iter().map(|s| s.to_string_lossy().into_owned()));
     let only = (!a.only.is_empty()).then_some(a.only);
     let vars = {
-        let mut c = client(home).await?;
+        let mut c = client(home);
         run::resolve(&mut c, envs, only, command).await?
         // The connection is closed here, before the command starts.
     };

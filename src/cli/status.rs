@@ -10,7 +10,7 @@ pub struct Args {
 }
 
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
-    let Response::Status(s) = client(home).await?.call(&Request::Status).await? else {
+    let Response::Status(s) = client(home).call(&Request::Status).await? else {
         anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
     };
     if a.json {

@@ -52,7 +52,7 @@ pub async fn up(home: &Home, a: UpArgs) -> anyhow::Result<()> {
         println!("no [[mount]] in {}: nothing to do", p.file.display());
         return Ok(());
     }
-    let mut c = client(home).await?;
+    let mut c = client(home);
     let Response::Mounts { mounts } = c.call(&Request::Mounts).await? else {
         anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
     };
@@ -96,7 +96,7 @@ pub async fn down(home: &Home) -> anyhow::Result<()> {
         println!("no [[mount]] in {}: nothing to do", p.file.display());
         return Ok(());
     }
-    let mut c = client(home).await?;
+    let mut c = client(home);
     let mut failed = 0;
     for m in &p.mounts {
         let path = match target(m, &p) {

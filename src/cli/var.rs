@@ -49,7 +49,6 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
         VarCommand::Add { env, names } => {
             let env = crate::project::env_or_default(env)?;
             let Response::Names { names: added } = client(home)
-                .await?
                 .call(&Request::VarDeclare {
                     env: env.clone(),
                     names: names.clone(),
@@ -76,7 +75,6 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
             let value = prompt::value(&name)?;
             check_value_len(&name, value.len())?;
             client(home)
-                .await?
                 .call(&Request::VarSet {
                     env: env.clone(),
                     name: name.clone(),
@@ -88,7 +86,6 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
         VarCommand::List { env, json } => {
             let env = crate::project::env_or_default(env)?;
             let Response::Variables { variables, .. } = client(home)
-                .await?
                 .call(&Request::VarList { env: env.clone() })
                 .await?
             else {
@@ -132,7 +129,6 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
         VarCommand::Rm { env, names } => {
             let env = crate::project::env_or_default(env)?;
             client(home)
-                .await?
                 .call(&Request::VarRemove {
                     env: env.clone(),
                     names: names.clone(),

@@ -3,7 +3,7 @@ use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
 pub async fn run(home: &Home) -> anyhow::Result<()> {
-    match client(home).await?.call(&Request::Verify).await? {
+    match client(home).call(&Request::Verify).await? {
         Response::Verified {
             environments,
             values,

@@ -6,7 +6,6 @@
 
 use tracing::dispatcher::DefaultGuard;
 use tracing::{Dispatch, Level, Metadata};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -18,16 +17,13 @@ fn not_sdk_debug(meta: &Metadata<'_>) -> bool {
 /// Installs the MCP server's subscriber for the current thread (the binary runs on a
 /// current-thread runtime, so every task of the session logs through it).
 pub fn scoped() -> DefaultGuard {
-    let json = std::env::var("OPENV_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let b = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("OPENV_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
+        .with_env_filter(crate::logging::filter("warn"))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     let cap = filter_fn(not_sdk_debug);
-    let dispatch = if json {
+    let dispatch = if crate::logging::json() {
         Dispatch::new(b.json().finish().with(cap))
     } else {
         Dispatch::new(b.finish().with(cap))

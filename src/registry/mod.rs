@@ -58,7 +58,6 @@ pub struct Server {
 pub struct Registry {
     /// The project root (where openv.toml is), else the directory asked about.
     pub root: PathBuf,
-    pub project: Option<Project>,
     /// Name order; a project server hides a user-wide one of the same name.
     pub servers: Vec<Server>,
 }
@@ -106,7 +105,7 @@ impl Registry {
         };
         let st = state::load(home, &root)?;
         let mut servers: Vec<Server> = Vec::new();
-        for (name, spec) in project.iter().flat_map(|p| p.servers.iter().cloned()) {
+        for (name, spec) in project.into_iter().flat_map(|p| p.servers) {
             servers.push(Server {
                 enabled: !st.disabled.contains(&name),
                 name,
@@ -126,11 +125,7 @@ impl Registry {
             });
         }
         servers.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Self {
-            root,
-            project,
-            servers,
-        })
+        Ok(Self { root, servers })
     }
 
     pub fn get(&self, name: &str) -> Result<&Server, RegistryError> {

@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -61,19 +60,27 @@ pub async fn run(
     // Handlers first: a signal between spawn and registration would otherwise kill
     // openv and leave the child without its output reader.
     let (sig_tx, mut sig_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Our handlers replace the default action: once the command has exited, a request to
+    // stop must still end openv (it may be draining a background process's output).
+    let (stop_tx, mut stop_rx) = tokio::sync::mpsc::unbounded_channel();
     let fg = terminal_foreground();
     for (kind, sig) in FORWARDED {
         let mut s = signal(kind).map_err(RunError::Signals)?;
-        let tx = sig_tx.clone();
+        let (tx, stop) = (sig_tx.clone(), stop_tx.clone());
         let skip = fg && matches!(sig, Signal::SIGINT | Signal::SIGQUIT);
+        let stops = matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP);
         tokio::spawn(async move {
             while s.recv().await.is_some() {
+                if stops {
+                    let _ = stop.send(());
+                }
                 if !skip && tx.send(sig).is_err() {
                     break;
                 }
             }
         });
     }
+    drop(stop_tx);
     if streams.stdout {
         cmd.stdout(Stdio::piped());
     }
@@ -88,7 +95,7 @@ pub async fn run(
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
 
     let activity = Arc::new(AtomicU64::new(0));
-    let (done_tx, done_rx) = mpsc::channel();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut pumps = 0;
     if let Some(out) = child.stdout.take() {
         pumps += 1;
@@ -118,7 +125,9 @@ pub async fn run(
         }
     }
     let status = child.wait().map_err(RunError::Wait)?;
-    drain(&done_rx, pumps, &activity);
+    // Only stop requests from now on: earlier ones were forwarded to the command.
+    while stop_rx.try_recv().is_ok() {}
+    drain(&mut done_rx, pumps, &activity, &mut stop_rx).await;
     Ok(exit_code(status))
 }
 
@@ -127,7 +136,7 @@ fn spawn_pump<R, W>(
     to: W,
     patterns: &Arc<Patterns>,
     activity: &Arc<AtomicU64>,
-    done: &mpsc::Sender<()>,
+    done: &tokio::sync::mpsc::UnboundedSender<()>,
 ) where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
@@ -165,16 +174,25 @@ fn pump(mut from: impl Read, mut to: impl Write, mut m: StreamMasker, activity: 
 }
 
 /// Waits for the pumps to reach end of file, giving up once the pipes have been quiet
-/// for `DRAIN_QUIET` (a background process of the command may hold them forever).
-fn drain(done: &mpsc::Receiver<()>, pumps: usize, activity: &AtomicU64) {
+/// for `DRAIN_QUIET` (a background process of the command may hold them forever), or when
+/// openv is asked to stop.
+async fn drain(
+    done: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+    pumps: usize,
+    activity: &AtomicU64,
+    stop: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
     let mut finished = 0;
     let mut seen = activity.load(Ordering::Relaxed);
     let mut quiet_since = Instant::now();
     while finished < pumps {
-        match done.recv_timeout(Duration::from_millis(50)) {
-            Ok(()) => finished += 1,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
+        tokio::select! {
+            pumped = done.recv() => match pumped {
+                Some(()) => finished += 1,
+                None => break,
+            },
+            Some(()) = stop.recv() => break,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {
                 let now = activity.load(Ordering::Relaxed);
                 if now != seen {
                     seen = now;
