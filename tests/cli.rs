@@ -80,7 +80,14 @@ fn var_lifecycle_and_listing() {
     assert_eq!(rows[0]["source"], "user");
     assert_eq!(rows[1]["has_value"], false);
     let human = o.ok(&["var", "list", "-e", "dev"]);
-    assert!(human.contains("unset") && human.contains("set"), "{human}");
+    let value_column = |name: &str| {
+        human
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+    };
+    assert_eq!(value_column("A").as_deref(), Some("set"), "{human}");
+    assert_eq!(value_column("B").as_deref(), Some("unset"), "{human}");
     o.ok(&["var", "rm", "-e", "dev", "B", "C"]);
     assert_eq!(o.status()["variables"], 1);
     // OPENV_ENV supplies -e.

@@ -305,8 +305,10 @@ fn other_uid_is_refused() {
     let err = rt.block_on(Client::connect(&home)).expect_err("refused");
     assert_eq!(err.code(), Some(ErrorCode::PeerRefused), "{err}");
     assert!(err.to_string().contains("serves only that user"), "{err}");
-    let _ = std::process::Command::new("pkill")
-        .args(["-TERM", "-u", user, "-f", "openv agent"])
+    // Stops this test's agent only (another run's agent of the same user is left alone).
+    let _ = std::process::Command::new("runuser")
+        .args(["-u", user, "--", bin.to_str().unwrap(), "agent", "stop"])
+        .env("OPENV_HOME", base.join("h"))
         .status();
     let out = agent.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);

@@ -57,8 +57,7 @@ pub fn value(name: &str) -> anyhow::Result<SecretValue> {
         std::io::stdin()
             .read_to_end(&mut buf)
             .context("reading the value from stdin")?;
-        let text = std::str::from_utf8(&buf)
-            .context("the value on stdin must be UTF-8 text")?;
+        let text = std::str::from_utf8(&buf).context("the value on stdin must be UTF-8 text")?;
         let trimmed = text
             .strip_suffix("\r\n")
             .or_else(|| text.strip_suffix('\n'))
