@@ -37,14 +37,17 @@ pub fn check_env_name(name: &str) -> Result<(), NameError> {
     }
 }
 
-pub fn check_var_name(name: &str) -> Result<(), NameError> {
+/// A shell identifier: `[A-Za-z_][A-Za-z0-9_]*`, the names every .env reader accepts.
+pub fn is_shell_identifier(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let ok = name.len() <= 128
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ok {
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub fn check_var_name(name: &str) -> Result<(), NameError> {
+    if name.len() <= 128 && is_shell_identifier(name) {
         Ok(())
     } else {
         Err(NameError::Variable(shorten(name)))

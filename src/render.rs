@@ -175,12 +175,7 @@ fn quote_for(value: &str) -> Result<&'static str, Unrepresentable> {
 
 /// A name every reader accepts: bash's identifier rule is the strictest.
 fn check_name(name: &str) -> Result<(), Unrepresentable> {
-    let mut chars = name.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
+    if crate::names::is_shell_identifier(name) {
         Ok(())
     } else {
         Err(Unrepresentable::new(Problem::BadName).named(name))

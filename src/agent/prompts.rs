@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::server::Shared;
 use crate::approvals::grants::Scope;
 use crate::approvals::pending::ItemKind;
-use crate::approvals::{PromptJob, PromptMode, scope_name};
+use crate::approvals::{PromptJob, PromptMode};
 use crate::prompt::pinentry::{self, Program};
 use crate::prompt::{Answer, Question, Surface};
 use crate::store::{Backend, ValueSource};
@@ -195,7 +195,7 @@ async fn confirm(
     let st = state.clone();
     let _ = tokio::task::spawn_blocking(move || {
         let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-        let via = format!("the dialog ({})", scope_name(chosen));
+        let via = format!("the dialog ({})", chosen.as_str());
         if let Some((item, outcome)) = st.approvals.answer(id, allow, chosen, None, None, &via) {
             st.audit_answer(&item, &outcome, "pinentry");
             item.settle(&outcome);

@@ -6,13 +6,13 @@ use openv_mount::Reader;
 /// Programs whose descendants are flagged in prompts (config `ai_agents`).
 pub const DEFAULT_AI_AGENTS: &[&str] = &["codex", "claude", "kiro", "cursor", "gemini", "aider"];
 
+fn stat(pid: i32) -> Option<procfs::process::Stat> {
+    procfs::process::Process::new(pid).ok()?.stat().ok()
+}
+
 /// Start time (clock ticks since boot) of a live process, to tell a reused pid apart.
 pub fn start_time(pid: i32) -> Option<u64> {
-    procfs::process::Process::new(pid)
-        .ok()?
-        .stat()
-        .ok()
-        .map(|s| s.starttime)
+    stat(pid).map(|s| s.starttime)
 }
 
 /// True while the process exists (same start time) and is not being killed or
@@ -34,11 +34,7 @@ pub fn waiting_reader_alive(pid: i32, start: u64) -> bool {
 
 /// Session id of a process: requests from one session are one "process tree".
 pub fn session(pid: i32) -> Option<i32> {
-    procfs::process::Process::new(pid)
-        .ok()?
-        .stat()
-        .ok()
-        .map(|s| s.session)
+    stat(pid).map(|s| s.session)
 }
 
 /// `cat <- bash <- node .../codex.js`: each ancestor's name, with the script an

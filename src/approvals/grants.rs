@@ -22,6 +22,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Once => "once",
+            Self::Process => "process",
+            Self::Exe => "exe",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "once" => Some(Self::Once),

@@ -246,7 +246,7 @@ impl Approvals {
             );
             Outcome::Allow {
                 scope,
-                because: format!("approved ({}) by {by}", scope_name(scope)),
+                because: format!("approved ({}) by {by}", scope.as_str()),
             }
         } else {
             Outcome::Deny {
@@ -268,13 +268,5 @@ impl Approvals {
 
     pub fn list_pending(&self) -> Vec<PendingView> {
         self.pending.list()
-    }
-}
-
-pub fn scope_name(s: Scope) -> &'static str {
-    match s {
-        Scope::Once => "once",
-        Scope::Process => "process",
-        Scope::Exe => "exe",
     }
 }

@@ -94,15 +94,14 @@ impl AuditLog {
         if self.size > 0 && self.size.saturating_add(len) > self.max_file_bytes {
             self.rotate()?;
         }
-        let current = self.dir.join(CURRENT);
         let written = match self.file.as_mut() {
             Some(f) => f.write_all(&self.line),
-            None => return Err(AuditError::io("append to", &current, lost_file())),
+            None => Err(lost_file()),
         };
         if let Err(e) = written {
             // Part of the line may be on disk: forget our idea of the end.
             self.file = None;
-            return Err(AuditError::io("append to", &current, e));
+            return Err(AuditError::io("append to", &self.dir.join(CURRENT), e));
         }
         self.size += len;
         self.next_seq += 1;

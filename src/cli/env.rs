@@ -37,7 +37,7 @@ pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
         }
         EnvCommand::List { json } => {
             let Response::Environments { environments } = c.call(&Request::EnvList).await? else {
-                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+                return Err(super::unexpected());
             };
             if json {
                 return output::json(&environments);
@@ -87,7 +87,7 @@ pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
             let Response::Deleted { variables } =
                 c.call(&Request::EnvDelete { name: name.clone() }).await?
             else {
-                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+                return Err(super::unexpected());
             };
             println!("deleted environment {name} and its {variables} variables");
         }

@@ -72,7 +72,7 @@ async fn check_env(home: &Home, dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let Response::Mounts { mounts } = client(home).call(&Request::Mounts).await? else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     let is_mount = |p: &Path| mounts.iter().any(|m| Path::new(&m.path) == p);
     // A fallback placement may make .env a symlink to the mounted file.

@@ -30,7 +30,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         })
         .await?
     else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     if a.json {
         return output::json(&names);

@@ -51,7 +51,7 @@ async fn check_declared(c: &mut Client, env: &str, vars: &[String]) -> anyhow::R
         .await
     {
         Ok(Response::Variables { variables, .. }) => variables,
-        Ok(_) => anyhow::bail!("unexpected answer from the agent: run `openv agent restart`"),
+        Ok(_) => return Err(super::unexpected()),
         Err(e) if e.code() == Some(ErrorCode::NotFound) => anyhow::bail!(
             "{}: no environment {env}: create it with `openv env create {env}` and set the variables",
             refs(env, vars)

@@ -94,7 +94,7 @@ pub(crate) async fn mount_and_report(
         })
         .await?
     else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     for n in &imported {
         println!("imported {n}");
@@ -117,7 +117,7 @@ pub async fn unmount(home: &Home, a: UnmountArgs) -> anyhow::Result<()> {
 
 pub async fn list(home: &Home, a: MountsArgs) -> anyhow::Result<()> {
     let Response::Mounts { mounts } = client(home).call(&Request::Mounts).await? else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     if a.json {
         return output::json(&mounts);

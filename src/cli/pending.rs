@@ -41,7 +41,7 @@ pub struct DenyArgs {
 
 async fn list(home: &Home) -> anyhow::Result<Vec<PendingView>> {
     let Response::Pending { requests } = client(home).call(&Request::Pending).await? else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     Ok(requests)
 }

@@ -77,7 +77,7 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         })
         .await?
     else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     let verb = match effect {
         Effect::Allow => "may now read",
@@ -100,7 +100,7 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Deny(a) => add(home, Effect::Deny, a).await,
         PolicyCommand::List { json } => {
             let Response::Rules { rules } = client(home).call(&Request::PolicyList).await? else {
-                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+                return Err(super::unexpected());
             };
             if json {
                 return output::json(&rules);

@@ -11,7 +11,7 @@ pub struct Args {
 
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let Response::Status(s) = client(home).call(&Request::Status).await? else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     if a.json {
         return output::json(&s);

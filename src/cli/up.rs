@@ -54,7 +54,7 @@ pub async fn up(home: &Home, a: UpArgs) -> anyhow::Result<()> {
     }
     let mut c = client(home);
     let Response::Mounts { mounts } = c.call(&Request::Mounts).await? else {
-        anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+        return Err(super::unexpected());
     };
     let mut failed = 0;
     for m in &p.mounts {

@@ -55,7 +55,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 })
                 .await?
             else {
-                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+                return Err(super::unexpected());
             };
             let existing = names.len() - added.len();
             println!(
@@ -89,7 +89,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 .call(&Request::VarList { env: env.clone() })
                 .await?
             else {
-                anyhow::bail!("unexpected answer from the agent: run `openv agent restart`");
+                return Err(super::unexpected());
             };
             if json {
                 return output::json(&variables);

@@ -13,6 +13,6 @@ pub async fn run(home: &Home) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        _ => anyhow::bail!("unexpected answer from the agent: run `openv agent restart`"),
+        _ => Err(super::unexpected()),
     }
 }

@@ -312,12 +312,7 @@ impl Backend for SqliteVault {
     fn delete_env(&mut self, name: &str) -> Result<u64, StoreError> {
         let id = self.env_id(name)?;
         let tx = self.conn.transaction()?;
-        let n: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM variables WHERE env_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )?;
-        tx.execute("DELETE FROM variables WHERE env_id = ?1", [&id])?;
+        let n = tx.execute("DELETE FROM variables WHERE env_id = ?1", [&id])?;
         tx.execute("DELETE FROM environments WHERE id = ?1", [&id])?;
         tx.commit()?;
         Ok(n as u64)
