@@ -67,15 +67,7 @@ impl Q {
 
     /// Waits until exactly one request is pending; returns its id.
     fn wait_pending(&self) -> u64 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let p = self.pending();
-            if let Some(first) = p.first() {
-                return first["id"].as_u64().unwrap();
-            }
-            assert!(Instant::now() < deadline, "no request became pending");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.o.wait_pending()["id"].as_u64().unwrap()
     }
 }
 

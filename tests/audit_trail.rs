@@ -6,7 +6,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{Openv, require};
 
@@ -41,17 +40,7 @@ fn decisions_are_audited_and_tampering_is_found() {
             .spawn()
             .unwrap()
     };
-    let wait_pending = || {
-        let t = Instant::now();
-        loop {
-            let v: serde_json::Value = serde_json::from_str(&o.ok(&["pending", "--json"])).unwrap();
-            if let Some(id) = v[0]["id"].as_u64() {
-                return id;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10));
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let wait_pending = || o.wait_pending()["id"].as_u64().unwrap();
     // Prompted then approved; prompted then denied.
     let r = cat(&dir);
     let id = wait_pending();

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::Openv;
 use openv::ipc::client::Client;
 use openv::ipc::protocol::{Charset, ErrorCode, Request, Response};
@@ -45,30 +43,14 @@ fn answer_when_pending(
 ) -> std::thread::JoinHandle<serde_json::Value> {
     let home = o.home.clone();
     std::thread::spawn(move || {
-        let t = Instant::now();
-        loop {
-            let out = std::process::Command::new(common::BIN)
-                .args(["pending", "--json"])
-                .env("OPENV_HOME", &home)
-                .output()
-                .unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            if let Some(first) = v.as_array().and_then(|a| a.first()).cloned() {
-                let id = first["id"].to_string();
-                let st = std::process::Command::new(common::BIN)
-                    .args([verb, &id])
-                    .env("OPENV_HOME", &home)
-                    .status()
-                    .unwrap();
-                assert!(st.success());
-                return first;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "nothing became pending"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let first = common::wait_pending_at(&home);
+        let st = std::process::Command::new(common::BIN)
+            .args([verb, &first["id"].to_string()])
+            .env("OPENV_HOME", &home)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        first
     })
 }
 
@@ -208,36 +190,23 @@ fn ask_values_returns_names_once_the_person_sets_them() {
     let o = setup("queue");
     let home = o.home.clone();
     let setter = std::thread::spawn(move || {
-        let t = Instant::now();
-        loop {
-            let out = std::process::Command::new(common::BIN)
-                .args(["pending", "--json"])
+        let p = common::wait_pending_at(&home);
+        assert_eq!(p["kind"], "values");
+        assert_eq!(p["names"][0], "NEW_KEY");
+        for name in ["NEW_KEY", "OTHER"] {
+            let mut c = std::process::Command::new(common::BIN)
+                .args(["var", "set", "-e", "dev", name])
                 .env("OPENV_HOME", &home)
-                .output()
+                .stdin(std::process::Stdio::piped())
+                .spawn()
                 .unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            if let Some(p) = v.as_array().and_then(|a| a.first()) {
-                assert_eq!(p["kind"], "values");
-                assert_eq!(p["names"][0], "NEW_KEY");
-                for name in ["NEW_KEY", "OTHER"] {
-                    let mut c = std::process::Command::new(common::BIN)
-                        .args(["var", "set", "-e", "dev", name])
-                        .env("OPENV_HOME", &home)
-                        .stdin(std::process::Stdio::piped())
-                        .spawn()
-                        .unwrap();
-                    use std::io::Write;
-                    c.stdin
-                        .take()
-                        .unwrap()
-                        .write_all(b"typed-by-human")
-                        .unwrap();
-                    assert!(c.wait().unwrap().success());
-                }
-                return;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10));
-            std::thread::sleep(Duration::from_millis(20));
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"typed-by-human")
+                .unwrap();
+            assert!(c.wait().unwrap().success());
         }
     });
     let r = call(

@@ -36,6 +36,10 @@ fn python_sdk_drives_every_tool_over_stdio() {
         .arg(BIN)
         .arg(project.path())
         .env("OPENV_HOME", &o.home)
+        .env(
+            "OPENV_TEST_TOOLS",
+            serde_json::to_string(common::MCP_TOOLS).unwrap(),
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -45,7 +49,7 @@ fn python_sdk_drives_every_tool_over_stdio() {
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(seen["tools"], 17);
+    assert_eq!(seen["tools"], common::MCP_TOOLS.len());
     assert_eq!(seen["delete_environment"], "error:denied");
     assert_eq!(seen["append_variables"], "ok");
     // The calls were audited with the client's name from `initialize`.
@@ -90,8 +94,7 @@ fn inspector_cli_lists_the_tools_and_finds_no_schema_problem() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 17, "{names:?}");
-    assert!(names.contains(&"request_variable_values") && names.contains(&"check_environment"));
+    assert_eq!(names, common::MCP_TOOLS, "the inspector lists every tool");
 
     let (ok, stdout, stderr) = run_inspector(
         &o,

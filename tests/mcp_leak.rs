@@ -10,7 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use common::{BIN, Openv};
+use common::{BIN, MCP_TOOLS as TOOLS, Openv};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -77,26 +77,6 @@ impl Server {
         self.request("tools/call", json!({"name": tool, "arguments": args}))
     }
 }
-
-const TOOLS: &[&str] = &[
-    "list_environments",
-    "create_environment",
-    "rename_environment",
-    "delete_environment",
-    "list_variables",
-    "append_variables",
-    "request_variable_values",
-    "remove_variables",
-    "create_local_env_file",
-    "list_local_env_files",
-    "remove_local_env_file",
-    "import_env_file",
-    "check_environment",
-    "get_health_status",
-    "get_metrics",
-    "get_security_status",
-    "get_audit_log",
-];
 
 const KEYS: &[&str] = &[
     "environment",

@@ -12,26 +12,6 @@ use harness::{CLIENT_NAME, Mcp, names};
 use openv::names::{ENV_NAME_PATTERN, VAR_NAME_PATTERN};
 use serde_json::{Value, json};
 
-const ALL_TOOLS: &[&str] = &[
-    "list_environments",
-    "create_environment",
-    "rename_environment",
-    "delete_environment",
-    "list_variables",
-    "append_variables",
-    "request_variable_values",
-    "remove_variables",
-    "create_local_env_file",
-    "list_local_env_files",
-    "remove_local_env_file",
-    "import_env_file",
-    "check_environment",
-    "get_health_status",
-    "get_metrics",
-    "get_security_status",
-    "get_audit_log",
-];
-
 fn var<'a>(list: &'a Value, name: &str) -> &'a Value {
     list["variables"]
         .as_array()
@@ -56,7 +36,7 @@ async fn initialize_and_tools_list_describe_every_tool() {
 
     let tools = m.client.list_all_tools().await.unwrap();
     let listed: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(listed, ALL_TOOLS);
+    assert_eq!(listed, common::MCP_TOOLS);
     for t in &tools {
         let a = t.annotations.as_ref().unwrap();
         let ro = a.read_only_hint.unwrap();

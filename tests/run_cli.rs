@@ -278,18 +278,7 @@ fn a_run_approved_through_the_queue() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    let req = loop {
-        let v: serde_json::Value = serde_json::from_str(&o.ok(&["pending", "--json"])).unwrap();
-        if let Some(first) = v.as_array().unwrap().first() {
-            break first.clone();
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "nothing became pending"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let req = o.wait_pending();
     // The person sees the program to be run, as a child of openv.
     let shown = req.to_string();
     assert!(shown.contains("dash") || shown.contains("/sh"), "{shown}");

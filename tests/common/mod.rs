@@ -205,3 +205,55 @@ pub fn run_client(bin: &Path, home: &Path, dir: &Path, args: &[&str]) -> (bool, 
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Waits (10 s at most) until the agent of `home` has a pending request; returns the first
+/// as `openv pending --json` shows it. Takes only the home, so a thread can call it.
+pub fn wait_pending_at(home: &Path) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = Command::new(BIN)
+            .args(["pending", "--json"])
+            .env("OPENV_HOME", home)
+            .env_remove("OPENV_KEYFILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openv pending");
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pending JSON");
+        if let Some(first) = list.as_array().and_then(|a| a.first()) {
+            return first.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request became pending"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Openv {
+    /// [`wait_pending_at`] this home.
+    pub fn wait_pending(&self) -> serde_json::Value {
+        wait_pending_at(&self.home)
+    }
+}
+
+/// Every tool `openv mcp` offers, in the order `tools/list` gives them.
+pub const MCP_TOOLS: &[&str] = &[
+    "list_environments",
+    "create_environment",
+    "rename_environment",
+    "delete_environment",
+    "list_variables",
+    "append_variables",
+    "request_variable_values",
+    "remove_variables",
+    "create_local_env_file",
+    "list_local_env_files",
+    "remove_local_env_file",
+    "import_env_file",
+    "check_environment",
+    "get_health_status",
+    "get_metrics",
+    "get_security_status",
+    "get_audit_log",
+];

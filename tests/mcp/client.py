@@ -14,13 +14,8 @@ import sys
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import Implementation
 
-TOOLS = [
-    "list_environments", "create_environment", "rename_environment", "delete_environment",
-    "list_variables", "append_variables", "request_variable_values", "remove_variables",
-    "create_local_env_file", "list_local_env_files", "remove_local_env_file",
-    "import_env_file", "check_environment", "get_health_status", "get_metrics",
-    "get_security_status", "get_audit_log",
-]
+# The expected tools, from tests/common/mod.rs (MCP_TOOLS), set by tests/mcp_clients.rs.
+TOOLS = json.loads(os.environ["OPENV_TEST_TOOLS"])
 
 
 def fail(msg):
