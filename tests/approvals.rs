@@ -322,27 +322,58 @@ fn prompts_beyond_the_rate_limit_are_denied_unasked() {
 
 #[test]
 fn pending_watch_answers_from_a_terminal() {
-    if !fuse() {
+    if !fuse() || !require(which("tmux"), "tmux") {
         return;
     }
     let q = Q::new("");
-    let mut watch =
-        q.o.cmd(&["pending", "--watch"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+    // The watcher proves once (here with the key file) and reads answers from its own
+    // terminal: a tmux pane, typed into with send-keys.
+    let sock = q.o.dir.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cmd = format!(
+        "env OPENV_HOME={} OPENV_KEYFILE={} {} pending --watch; sleep 30",
+        q.o.home.display(),
+        q.o.keyfile.display(),
+        common::BIN
+    );
+    assert!(
+        tmux(&["new-session", "-d", "-x", "200", "-y", "50", &cmd])
+            .status
+            .success()
+    );
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let wait_for = |text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !screen().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "waiting for {text:?}: {}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("watching for requests");
     let reader = q.cat(false);
     q.wait_pending();
-    use std::io::Write;
-    watch.stdin.as_mut().unwrap().write_all(b"o\n").unwrap();
+    wait_for("allow [o]nce");
+    tmux(&["send-keys", "o", "Enter"]);
     let out = finished(reader);
+    wait_for("approved");
+    tmux(&["kill-server"]);
     assert!(out.status.success(), "approved from the watcher");
-    watch.kill().unwrap();
-    let shown = watch.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(
-        text.contains("wants dev") && text.contains("approved"),
-        "{text}"
-    );
+}
+
+fn which(cmd: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

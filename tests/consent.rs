@@ -32,6 +32,7 @@ fn resolve(o: &Openv) -> Result<Response, openv::ipc::client::ClientError> {
             envs: vec!["dev".into(), "override".into()],
             only: None,
             command: vec!["/usr/bin/true".into()],
+            unmasked: false,
         },
     )
 }
@@ -47,6 +48,8 @@ fn answer_when_pending(
         let st = std::process::Command::new(common::BIN)
             .args([verb, &first["id"].to_string()])
             .env("OPENV_HOME", &home)
+            // The test is the human: its key file is the proof an approval needs.
+            .env("OPENV_KEYFILE", home.parent().unwrap().join("key"))
             .status()
             .unwrap();
         assert!(st.success());
@@ -107,6 +110,7 @@ fn resolve_needs_approval_and_merges_later_wins() {
             envs: vec!["dev".into()],
             only: Some(vec!["A".into(), "MISSING".into()]),
             command: vec!["/usr/bin/true".into()],
+            unmasked: false,
         },
     )
     .unwrap_err();
@@ -128,6 +132,7 @@ fn resolve_through_the_queue_shows_the_command_as_a_child_of_openv() {
             envs: vec!["dev".into()],
             only: Some(vec!["B".into()]),
             command: vec!["/usr/bin/true".into(), "--flag".into()],
+            unmasked: false,
         },
     )
     .unwrap();
@@ -285,6 +290,7 @@ fn generated_and_agent_supplied_values_are_flagged() {
             envs: vec!["dev".into()],
             only: Some(vec!["SESSION_SECRET".into()]),
             command: vec!["/usr/bin/true".into()],
+            unmasked: false,
         },
     )
     .unwrap() else {

@@ -235,7 +235,15 @@ fn fuse_denies_unapproved_and_locked_reads_quickly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
     assert!(out.stdout.is_empty());
     assert!(took < Duration::from_millis(100), "denied in {took:?}");
-    let audit = p.o.ok(&["audit", "--json", "--decision", "denied"]);
+    // The reader hears the denial first; its audit record follows.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let audit = loop {
+        let audit = p.o.ok(&["audit", "--json", "--decision", "denied"]);
+        if audit.contains("openv allow -e dev --exe") || Instant::now() > deadline {
+            break audit;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(audit.contains("openv allow -e dev --exe"), "{audit}");
     assert!(!audit.contains(SECRET) && !p.o.log().contains(SECRET));
 

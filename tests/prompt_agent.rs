@@ -102,8 +102,20 @@ fn tools() -> bool {
 }
 
 /// A vault (passphrase "pass phrase") with a mounted environment, and a tmux pane where
-/// the user has just run `openv status`, so the agent knows their terminal.
+/// the user has just run `openv unlock` and typed the passphrase: a proof made on that
+/// terminal, so the agent's click-only dialogs may appear there.
 fn setup() -> (Openv, PathBuf, Pane) {
+    let (o, dir, pane) = untrusted_setup("unlock");
+    // The CLI's own hidden prompt, on the pane's terminal.
+    pane.wait_for("passphrase");
+    pane.tmux(&["send-keys", "-t", "s", "-l", "pass phrase"]);
+    pane.keys(&["Enter"]);
+    pane.wait_for("vault unlocked");
+    (o, dir, pane)
+}
+
+/// The same, where the pane ran `openv CMD` (nothing proved there unless CMD asks).
+fn untrusted_setup(command: &str) -> (Openv, PathBuf, Pane) {
     let mut o = Openv::empty();
     o.prompt = "auto";
     o.ok_stdin(&["init"], b"pass phrase\n");
@@ -113,14 +125,18 @@ fn setup() -> (Openv, PathBuf, Pane) {
     std::fs::create_dir(&dir).unwrap();
     o.ok(&["mount", dir.to_str().unwrap(), "-e", "shop"]);
     let cmd = format!(
-        "env -u DISPLAY -u WAYLAND_DISPLAY OPENV_HOME={} {} status >/dev/null; exec sleep 100000",
+        "env -u DISPLAY -u WAYLAND_DISPLAY OPENV_HOME={} {} {command}; exec sleep 100000",
         o.home.display(),
         common::BIN
     );
     let pane = Pane::start(&cmd);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while o.log().matches("op=\"status\"").count() < 1 {
-        assert!(Instant::now() < deadline);
+    // `unlock` asks for the passphrase before it connects: the caller waits for that.
+    while command != "unlock" && o.log().matches(&format!("op=\"{command}\"")).count() < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the pane never ran openv {command}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (o, dir, pane)
@@ -194,4 +210,43 @@ fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
     let audit = o.ok(&["audit", "--json"]);
     assert!(audit.contains("answered via pinentry"), "{audit}");
     assert!(!audit.contains("sk_test_123"));
+}
+
+#[test]
+fn a_terminal_nobody_proved_gets_a_passphrase_dialog_not_buttons() {
+    if !tools() {
+        return;
+    }
+    // The pane only greeted the agent (`openv status`): its terminal is a candidate, and
+    // a same-user process could be typing into it.
+    let (o, dir, pane) = untrusted_setup("status");
+    let reader = cat(&dir);
+    let screen = pane.wait_for("Passphrase");
+    assert!(
+        !screen.contains("Allow once"),
+        "no click-only buttons:\n{screen}"
+    );
+    // What an agent driving the pane can type: no passphrase.
+    pane.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let pending: serde_json::Value = serde_json::from_str(&o.ok(&["pending", "--json"])).unwrap();
+    assert_eq!(
+        pending.as_array().unwrap().len(),
+        1,
+        "still waiting for the human"
+    );
+    // The passphrase, typed there, approves this read once.
+    let screen = pane.wait_for("Passphrase");
+    assert!(
+        screen.contains("read environment") || screen.contains("shop"),
+        "{screen}"
+    );
+    pane.tmux(&["send-keys", "-t", "s", "-l", "pass phrase"]);
+    pane.keys(&["Enter"]);
+    let out = reader.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -2,6 +2,10 @@
 //! pending`) always works; a dialog is shown in addition where one can reach the user (the
 //! display or terminal of the most recent interactive openv command). Whichever answers
 //! first decides; a dialog answered after the queue is ignored.
+//!
+//! A click-only dialog (Allow / Deny) appears only on a trusted surface: one where a proof
+//! of the human was made during this unlock (`agent::surfaces`). Elsewhere the dialog asks
+//! for the vault passphrase instead, which a stranger driving that surface cannot answer.
 
 use std::time::Duration;
 
@@ -26,23 +30,117 @@ pub fn spawn(state: Shared, job: PromptJob) {
                 return None;
             }
             let kind = a.pending.kind_of(id)?.clone();
-            let program = choose(&a.context, a.settings.pinentry.as_deref())?;
-            Some((kind, program, a.settings.scope, a.settings.timeout))
+            let over = a.settings.pinentry.as_deref();
+            let trusted = a.trusted.as_ref().and_then(|t| choose(t, over));
+            let surface = match (trusted, &kind) {
+                (Some(p), _) => Place::Trusted(p),
+                // Typed values go only where the human proved to be.
+                (None, ItemKind::Values { .. }) => return None,
+                (None, _) => {
+                    Place::PassphraseOnly(choose(&a.candidate, over)?, a.candidate.clone())
+                }
+            };
+            Some((kind, surface, a.settings.scope, a.settings.timeout))
         })
         .await
         .ok()
         .flatten();
-        let Some((kind, program, scope, timeout)) = plan else {
+        let Some((kind, surface, scope, timeout)) = plan else {
             return;
         };
-        tracing::info!(id, program = %program.path.display(), "showing a prompt");
-        match kind {
-            ItemKind::Read | ItemKind::Action { .. } => {
+        match (kind, surface) {
+            (ItemKind::Values { names }, Place::Trusted(program)) => {
+                tracing::info!(id, program = %program.path.display(), "asking for values");
+                ask_values(&state, &job, names, program, timeout).await
+            }
+            (kind, Place::Trusted(program)) => {
+                tracing::info!(id, program = %program.path.display(), "showing a prompt");
                 confirm(&state, &job, &kind, program, scope, timeout).await
             }
-            ItemKind::Values { names } => ask_values(&state, &job, names, program, timeout).await,
+            (_, Place::PassphraseOnly(program, ctx)) => {
+                tracing::info!(id, program = %program.path.display(), "asking for the passphrase to approve");
+                confirm_by_passphrase(&state, &job, program, ctx, timeout).await
+            }
         }
     });
+}
+
+/// Where a dialog goes, and what it may ask.
+enum Place {
+    /// A surface where the human proved to be: Allow / Deny buttons.
+    Trusted(Program),
+    /// Any other: only the passphrase approves (and makes the surface trusted).
+    PassphraseOnly(Program, crate::approvals::ClientContext),
+}
+
+/// The passphrase typed into the dialog approves this once: it proves the human, on a
+/// surface that a same-user process may be driving.
+async fn confirm_by_passphrase(
+    state: &Shared,
+    job: &PromptJob,
+    program: Program,
+    ctx: crate::approvals::ClientContext,
+    timeout: Duration,
+) {
+    let title = format!("openv: approve a request on \"{}\"?", job.env);
+    let desc = format!(
+        "{}\nType the vault passphrase to approve this once, or cancel to leave it to `openv pending`.",
+        job.text
+    );
+    // A wrong passphrase asks again, a few times; cancel leaves it to the queue.
+    for _ in 0..3 {
+        let (p, t, d) = (program.clone(), title.clone(), desc.clone());
+        let got = tokio::task::spawn_blocking(move || {
+            pinentry::ask_secret(&p, &t, &d, "Passphrase:", timeout)
+        })
+        .await;
+        let Ok(Ok(Some(pass))) = got else {
+            return;
+        };
+        let (id, ctx) = (job.id, ctx.clone());
+        let done = with_state(state, move |st| approve_by_passphrase(st, id, pass, ctx))
+            .await
+            .unwrap_or(true);
+        if done {
+            return;
+        }
+    }
+}
+
+/// Approves request `id` once if `pass` is the vault passphrase; false when it is not.
+fn approve_by_passphrase(
+    st: &mut crate::agent::state::State,
+    id: u64,
+    pass: crate::secret::SecretValue,
+    ctx: crate::approvals::ClientContext,
+) -> bool {
+    let secret = crate::store::SlotSecret::Passphrase(pass);
+    let proved = st.vault().and_then(|v| v.prove(&secret));
+    st.audit(
+        crate::audit::Event::new(crate::audit::EventKind::Proof)
+            .decision(if proved.is_ok() {
+                crate::audit::Decision::Allowed
+            } else {
+                crate::audit::Decision::Denied
+            })
+            .detail(format!("passphrase dialog for request {id}")),
+    );
+    if proved.is_err() {
+        tracing::warn!(
+            id,
+            "a wrong passphrase in the approval dialog: asking again"
+        );
+        return false;
+    }
+    st.approvals.trusted = Some(ctx);
+    if let Some((item, verdict)) =
+        st.approvals
+            .answer(id, true, Scope::Once, None, None, "the passphrase dialog")
+    {
+        record_answer(st, &item, &verdict, "pinentry");
+        item.settle(&verdict);
+    }
+    true
 }
 
 /// Desktop first, then the terminal of the last interactive command.

@@ -36,6 +36,16 @@ impl AgentError {
         Self::new(ErrorCode::Mount, message)
     }
 
+    /// The refusal of a human-tier request that came without a proof of the human.
+    pub fn needs_human(what: &str) -> Self {
+        Self::new(
+            ErrorCode::NeedsHuman,
+            format!(
+                "{what} widens access, so only the human can do it: run the command in your own terminal and type the vault passphrase when asked, or give --keyfile PATH (see docs/security.md)"
+            ),
+        )
+    }
+
     /// A bug or a panic inside the agent: the details are in its log only.
     pub fn internal() -> Self {
         Self::new(

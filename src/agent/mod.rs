@@ -18,6 +18,7 @@ mod restore;
 pub mod router;
 pub mod server;
 pub mod state;
+mod surfaces;
 
 use std::sync::{Arc, Mutex};
 

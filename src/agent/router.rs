@@ -94,14 +94,27 @@ fn waits(
     }
 }
 
+/// What the human must be asked for, when a request of the `Human` tier comes without a
+/// proof: a short name of what it would widen.
+pub fn widens(req: &Request) -> &'static str {
+    match req {
+        Request::Answer { .. } => "allowing a pending request",
+        Request::PolicyAdd { .. } => "an allow rule",
+        Request::PolicyRemove { .. } => "removing a deny rule",
+        Request::Resolve { .. } => "running without output masking",
+        _ => "this request",
+    }
+}
+
 /// Maps a request to its handler. `peer` is the asking process (from the socket's peer
-/// credentials, never from the request).
-pub fn route(req: Request, peer: Option<i32>, state: &Shared, cid: &str) -> Route {
+/// credentials, never from the request); `proven`: a proof of the human came with it.
+pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid: &str) -> Route {
     use Tier::{Agent, Human};
     let (state, cid) = (state.clone(), cid.to_owned());
     match req {
         Request::Hello { .. } => look(Agent, |_| Ok(Response::Done)),
         Request::Status => look(Agent, |st| Ok(vault::status(st))),
+        Request::Prove { proof, .. } => act(Agent, move |st| vault::prove(st, proof)),
         Request::Init {
             secret,
             create_keyfile,
@@ -163,8 +176,8 @@ pub fn route(req: Request, peer: Option<i32>, state: &Shared, cid: &str) -> Rout
         }
         Request::PolicyList => look(Agent, policy::list),
         // Removing an allow rule narrows; removing a deny rule widens: `policy::remove`
-        // knows the rule's effect and says which it was.
-        Request::PolicyRemove { id } => act(Agent, move |st| policy::remove(st, id)),
+        // knows the rule's effect and refuses the latter without a proof.
+        Request::PolicyRemove { id } => act(Agent, move |st| policy::remove(st, id, proven)),
         Request::Pending => look(Agent, |st| Ok(pending::list(st))),
         // Allowing a pending read widens access; denying narrows.
         Request::Answer {
@@ -192,8 +205,9 @@ pub fn route(req: Request, peer: Option<i32>, state: &Shared, cid: &str) -> Rout
             envs,
             only,
             command,
+            unmasked,
         } => waits(
-            Agent,
+            if unmasked { Human } else { Agent },
             consent::resolve(state, peer, envs, only, command, cid),
         ),
         Request::Confirm {
@@ -212,11 +226,9 @@ pub fn route(req: Request, peer: Option<i32>, state: &Shared, cid: &str) -> Rout
     }
 }
 
-/// Answers one request: routes it, runs its handler, and turns a failure into
-/// `Response::Error` with the correlation id.
-pub async fn handle(req: Request, peer: Option<i32>, state: &Shared, cid: &str) -> Response {
-    let route = route(req, peer, state, cid);
-    tracing::debug!(tier = route.tier.as_str(), "routed");
+/// Runs a routed request's handler and turns a failure into `Response::Error` with the
+/// correlation id.
+pub async fn run(route: Route, state: &Shared, cid: &str) -> Response {
     let result = match route.job {
         Job::Now { uses_vault, run } => {
             let st = state.clone();
@@ -254,7 +266,7 @@ mod tests {
             crate::mount_table::Mounts::new(std::sync::Arc::new(handler)),
             None,
         )));
-        route(req, None, &state, "test").tier
+        route(req, None, false, &state, "test").tier
     }
 
     #[test]

@@ -8,7 +8,11 @@ use interprocess::local_socket::traits::StreamCommon as _;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use tracing::{Instrument, info, info_span, warn};
 
+use super::router::{self, Tier};
 use super::state::{Shared, lock};
+use super::surfaces;
+use crate::approvals::ClientContext;
+use crate::audit::{Event, EventKind};
 use crate::ipc::cid::new_cid as cid;
 use crate::ipc::protocol::{ErrorCode, PROTOCOL_VERSION, Request, Response};
 use crate::ipc::transport::Channel;
@@ -76,20 +80,23 @@ async fn connection(stream: Stream, state: Shared) {
             .await;
         return;
     }
+    let surface: ClientContext;
     // The first message must be a Hello with our protocol version.
     match chan.recv::<Request>().await {
         Ok(Some(Request::Hello {
             protocol, context, ..
         })) if protocol == PROTOCOL_VERSION => {
-            // Prompts go where the user last typed an openv command.
+            // A candidate only: a surface is trusted once a proof is made on it.
+            let context = surfaces::candidate(peer_pid, context);
             if context.tty.is_some() || context.display.is_some() || context.wayland.is_some() {
                 // Off the runtime's thread: the lock may be held by a long task (an unlock).
-                let state = state.clone();
+                let (state, ctx) = (state.clone(), context.clone());
                 let _ = tokio::task::spawn_blocking(move || {
-                    lock(&state).approvals.context = context;
+                    lock(&state).approvals.candidate = ctx;
                 })
                 .await;
             }
+            surface = context;
             let hello = Response::Hello {
                 protocol: PROTOCOL_VERSION,
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -129,6 +136,7 @@ async fn connection(stream: Stream, state: Shared) {
         }
         Ok(None) => return,
     }
+    let mut trust = Trust::None;
     loop {
         let req = match chan.recv::<Request>().await {
             Ok(Some(r)) => r,
@@ -147,7 +155,7 @@ async fn connection(stream: Stream, state: Shared) {
         let id = cid();
         let span = info_span!("request", cid = %id, op = req.op(), peer_pid = ?peer_pid);
         let started = std::time::Instant::now();
-        let resp = super::router::handle(req, peer_pid, &state, &id)
+        let resp = answer(req, peer_pid, &mut trust, &surface, &state, &id)
             .instrument(span.clone())
             .await;
         span.in_scope(|| info!(elapsed_us = started.elapsed().as_micros() as u64, "handled"));
@@ -155,4 +163,70 @@ async fn connection(stream: Stream, state: Shared) {
             return;
         }
     }
+}
+
+/// How far a connection's proof of the human reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    None,
+    /// A proof for the next request only.
+    Next,
+    /// A proof for every request while the connection lives (`openv pending --watch`).
+    Connection,
+}
+
+/// Routes one request, holds a human-tier request to its proof, and keeps the
+/// connection's trust: a proof covers the next request (or, kept, the connection), and
+/// makes this client's surface the trusted one.
+async fn answer(
+    req: Request,
+    peer: Option<i32>,
+    trust: &mut Trust,
+    surface: &ClientContext,
+    state: &Shared,
+    cid: &str,
+) -> Response {
+    let proving = match &req {
+        Request::Prove { keep, .. } => Some(*keep),
+        _ => None,
+    };
+    // An unlock by passphrase is a proof made on this surface too.
+    let unlocking_by_hand = matches!(
+        &req,
+        Request::Unlock {
+            secret: crate::ipc::protocol::WireSecret::Passphrase { .. }
+        }
+    );
+    let proven = *trust != Trust::None;
+    let what = router::widens(&req);
+    let route = router::route(req, peer, proven, state, cid);
+    tracing::debug!(tier = route.tier.as_str(), proven, "routed");
+    if route.tier == Tier::Human && !proven {
+        let ev = Event::new(EventKind::NeedsHuman)
+            .decision(crate::audit::Decision::Denied)
+            .detail(what);
+        let ev = match peer {
+            Some(pid) => ev.pid(pid),
+            None => ev,
+        };
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || lock(&st).audit(ev)).await;
+        return super::error::AgentError::needs_human(what).into_response(cid);
+    }
+    let resp = router::run(route, state, cid).await;
+    let ok = matches!(resp, Response::Done);
+    if *trust == Trust::Next && proving.is_none() {
+        *trust = Trust::None;
+    }
+    if ok && (proving.is_some() || unlocking_by_hand) {
+        if let Some(keep) = proving {
+            *trust = if keep { Trust::Connection } else { Trust::Next };
+        }
+        let (st, ctx) = (state.clone(), surface.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            lock(&st).approvals.trusted = Some(ctx);
+        })
+        .await;
+    }
+    resp
 }

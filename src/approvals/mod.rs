@@ -71,7 +71,7 @@ pub struct Settings {
     pub pinentry: Option<PathBuf>,
 }
 
-/// Where the user was last seen, from the most recent interactive CLI command.
+/// A client's terminal and display, from its greeting.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClientContext {
     pub tty: Option<String>,
@@ -84,7 +84,12 @@ pub struct Approvals {
     pub settings: Settings,
     pub grants: Grants,
     pub pending: Pending,
-    pub context: ClientContext,
+    /// A surface where a proof of the human was made during this unlock: click-only
+    /// dialogs may appear there. Never set from a greeting alone.
+    pub trusted: Option<ClientContext>,
+    /// The most recent greeting's surface (checked against the peer): only dialogs that
+    /// ask for the passphrase may appear there.
+    pub candidate: ClientContext,
     rules: Option<Vec<Rule>>,
     pub rate_limited_until: Option<SystemTime>,
 }
@@ -95,7 +100,8 @@ impl Approvals {
             settings,
             grants: Grants::default(),
             pending: Pending::new(rate_limit, Duration::from_secs(60)),
-            context: ClientContext::default(),
+            trusted: None,
+            candidate: ClientContext::default(),
             rules: None,
             rate_limited_until: None,
         }
@@ -241,6 +247,7 @@ impl Approvals {
     /// Locking ends every grant and every pending request.
     pub fn on_lock(&mut self) {
         self.grants.clear();
+        self.trusted = None;
         for item in self.pending.take_all() {
             item.settle(&Verdict::deny(DenyCause::Person, "the vault was locked"));
         }

@@ -36,6 +36,10 @@ pub enum EventKind {
     RateLimited,
     /// A process was started by openv (for example by `openv run`).
     Launch,
+    /// A proof of the human was checked (passphrase or key file); `decision` says if it held.
+    Proof,
+    /// A request that needs the human was refused for want of a proof.
+    NeedsHuman,
 }
 
 /// The outcome of a decision.

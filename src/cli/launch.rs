@@ -123,9 +123,15 @@ async fn launch(home: &Home, a: Args) -> anyhow::Result<()> {
         }
         for (env, vars) in groups {
             let names = refs(&env, &vars);
-            let values = run::resolve(&mut c, vec![env.clone()], Some(vars), command.clone())
-                .await
-                .map_err(|e| anyhow!("{names}: {}", why(&e, &env, &program_s)))?;
+            let values = run::resolve(
+                &mut c,
+                vec![env.clone()],
+                Some(vars),
+                command.clone(),
+                false,
+            )
+            .await
+            .map_err(|e| anyhow!("{names}: {}", why(&e, &env, &program_s)))?;
             for (var, value) in values {
                 resolved.push((
                     SecretRef {

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod audit;
 mod env;
 mod hook;
+mod human;
 mod import;
 mod init;
 mod launch;

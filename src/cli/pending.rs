@@ -13,9 +13,12 @@ pub struct PendingArgs {
     /// Print JSON.
     #[arg(long, conflicts_with = "watch")]
     json: bool,
-    /// Answer requests interactively as they arrive.
+    /// Answer requests interactively as they arrive (proves it is you once, then reads
+    /// each answer from this terminal).
     #[arg(long)]
     watch: bool,
+    #[command(flatten)]
+    proof: super::human::ProofArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +35,8 @@ pub struct ApproveArgs {
     /// With --scope exe: only in this directory or below.
     #[arg(long, value_name = "DIR")]
     cwd: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    proof: super::human::ProofArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +76,7 @@ fn show(p: &PendingView) -> String {
 
 pub async fn pending(home: &Home, a: PendingArgs) -> anyhow::Result<()> {
     if a.watch {
-        return watch(home).await;
+        return watch(home, &a.proof).await;
     }
     let reqs = list(home).await?;
     if a.json {
@@ -86,23 +91,24 @@ pub async fn pending(home: &Home, a: PendingArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Answers a pending request on `c`; allowing one needs the human's proof.
 async fn answer(
-    home: &Home,
+    c: &mut crate::ipc::client::Client,
     id: u64,
     allow: bool,
     scope: Option<Scope>,
     for_: Option<Duration>,
     cwd: Option<String>,
+    proof: &super::human::ProofArgs,
 ) -> anyhow::Result<()> {
-    client(home)
-        .call(&Request::Answer {
-            id,
-            allow,
-            scope,
-            for_secs: for_.map(|d| d.as_secs().max(1)),
-            cwd,
-        })
-        .await?;
+    let req = Request::Answer {
+        id,
+        allow,
+        scope,
+        for_secs: for_.map(|d| d.as_secs().max(1)),
+        cwd,
+    };
+    super::human::call(c, &req, proof).await?;
     Ok(())
 }
 
@@ -113,23 +119,36 @@ pub async fn approve(home: &Home, a: ApproveArgs) -> anyhow::Result<()> {
         .map(super::policy::canonical_dir)
         .transpose()?;
     let scope = a.scope.as_deref().and_then(Scope::parse);
-    answer(home, a.id, true, scope, a.for_, cwd).await?;
+    let mut c = client(home);
+    answer(&mut c, a.id, true, scope, a.for_, cwd, &a.proof).await?;
     println!("approved request {}", a.id);
     Ok(())
 }
 
 pub async fn deny(home: &Home, a: DenyArgs) -> anyhow::Result<()> {
-    answer(home, a.id, false, None, None, None).await?;
+    let no_proof = super::human::ProofArgs::default();
+    answer(&mut client(home), a.id, false, None, None, None, &no_proof).await?;
     println!("denied request {}", a.id);
     Ok(())
 }
 
-/// An interactive approver for a terminal: shows each new request and asks.
-async fn watch(home: &Home) -> anyhow::Result<()> {
+/// An interactive approver for a terminal: proves once, then shows each new request and
+/// reads the answer from the controlling terminal (never stdin, which another program
+/// could feed).
+async fn watch(home: &Home, proof: &super::human::ProofArgs) -> anyhow::Result<()> {
+    let mut c = client(home);
+    super::human::prove(&mut c, proof, true).await?;
+    let tty = std::fs::File::open("/dev/tty").map_err(|_| {
+        anyhow::anyhow!("openv pending --watch answers from your terminal: run it in one")
+    })?;
+    let mut keys = std::io::BufReader::new(tty);
     println!("watching for requests; Ctrl-C to stop");
     let mut seen = std::collections::BTreeSet::new();
     loop {
-        for p in list(home).await? {
+        let Response::Pending { requests } = c.call(&Request::Pending).await? else {
+            return Err(super::agent_client::unexpected());
+        };
+        for p in requests {
             if !seen.insert(p.id) {
                 continue;
             }
@@ -137,7 +156,7 @@ async fn watch(home: &Home) -> anyhow::Result<()> {
             print!("     allow [o]nce, this [p]rocess, this [e]xe for 1h, or [d]eny? ");
             std::io::stdout().flush()?;
             let mut line = String::new();
-            if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            if keys.read_line(&mut line)? == 0 {
                 return Ok(());
             }
             let (allow, scope) = match line.trim() {
@@ -146,7 +165,7 @@ async fn watch(home: &Home) -> anyhow::Result<()> {
                 "e" => (true, Some(Scope::Exe)),
                 _ => (false, None),
             };
-            match answer(home, p.id, allow, scope, None, None).await {
+            match answer(&mut c, p.id, allow, scope, None, None, proof).await {
                 Ok(()) => println!("     {}", if allow { "approved" } else { "denied" }),
                 Err(e) => println!("     {e}"),
             }

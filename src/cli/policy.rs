@@ -22,8 +22,13 @@ pub enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a rule by id (see `openv policy list`).
-    Rm { id: i64 },
+    /// Remove a rule by id (see `openv policy list`). Removing a deny rule needs you:
+    /// it asks for the vault passphrase.
+    Rm {
+        id: i64,
+        #[command(flatten)]
+        proof: super::human::ProofArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +46,9 @@ pub struct RuleArgs {
     /// Only for this long (e.g. 8h, 30m); default: until removed.
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub for_: Option<Duration>,
+    /// An allow rule widens access: prove it is you (asked when needed).
+    #[command(flatten)]
+    pub proof: super::human::ProofArgs,
 }
 
 /// The executable the kernel will report: looked up in PATH, symlinks resolved.
@@ -68,15 +76,14 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         .context("the executable's path is not UTF-8")?
         .to_owned();
     let cwd = a.cwd.as_deref().map(canonical_dir).transpose()?;
-    let Response::RuleAdded { id } = client(home)
-        .call(&Request::PolicyAdd {
-            env: env.clone(),
-            effect,
-            exe: exe_s.clone(),
-            cwd: cwd.clone(),
-            for_secs: a.for_.map(|d| d.as_secs().max(1)),
-        })
-        .await?
+    let req = Request::PolicyAdd {
+        env: env.clone(),
+        effect,
+        exe: exe_s.clone(),
+        cwd: cwd.clone(),
+        for_secs: a.for_.map(|d| d.as_secs().max(1)),
+    };
+    let Response::RuleAdded { id } = super::human::call(&mut client(home), &req, &a.proof).await?
     else {
         return Err(super::agent_client::unexpected());
     };
@@ -127,8 +134,8 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        PolicyCommand::Rm { id } => {
-            client(home).call(&Request::PolicyRemove { id }).await?;
+        PolicyCommand::Rm { id, proof } => {
+            super::human::call(&mut client(home), &Request::PolicyRemove { id }, &proof).await?;
             println!("removed rule {id}");
             Ok(())
         }

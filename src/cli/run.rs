@@ -19,9 +19,12 @@ pub struct Args {
     /// Only these variables (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     only: Vec<String>,
-    /// Do not mask values in captured output; the command is exec'd directly.
+    /// Do not mask values in captured output; the command is exec'd directly. The
+    /// output may then show values, so this needs you: it asks for the vault passphrase.
     #[arg(long)]
     no_masking: bool,
+    #[command(flatten)]
+    proof: super::human::ProofArgs,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -62,7 +65,11 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let only = (!a.only.is_empty()).then_some(a.only);
     let vars = {
         let mut c = client(home);
-        run::resolve(&mut c, envs, only, command).await?
+        if a.no_masking {
+            // The agent asks for the human's proof first; make it before the resolve.
+            super::human::prove(&mut c, &a.proof, false).await?;
+        }
+        run::resolve(&mut c, envs, only, command, a.no_masking).await?
         // The connection is closed here, before the command starts.
     };
     let plain = BTreeMap::new();

@@ -19,7 +19,7 @@ use crate::store::rules::{Effect, Rule};
 use crate::store::{EnvInfo, ValueSource, VarInfo};
 
 /// Bumped on every incompatible change; exchanged in `Hello` at connect.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// How a vault is created or unlocked. Key files are read by the agent from the path,
 /// so key material never crosses the socket.
@@ -28,6 +28,20 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub enum WireSecret {
     Passphrase { passphrase: SecretValue },
     Keyfile { path: PathBuf },
+}
+
+/// A proof of the human, for a request that widens access: the vault passphrase typed by
+/// the human, or the bytes of the vault's key file (whoever can read it is the owner).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Proof {
+    Passphrase {
+        passphrase: SecretValue,
+    },
+    /// The key file's 32 bytes, hex.
+    KeyFile {
+        key_hex: SecretValue,
+    },
 }
 
 /// Externally tagged: serde then streams the payload instead of buffering it, which
@@ -43,6 +57,14 @@ pub enum Request {
         context: ClientContext,
     },
     Status,
+    /// A proof of the human for the next request on this connection only, or, with
+    /// `keep`, for every request while the connection lives (`openv pending --watch`).
+    /// The terminal and display this client greeted with become trusted for prompts.
+    Prove {
+        proof: Proof,
+        #[serde(default)]
+        keep: bool,
+    },
     /// `create_keyfile`: make a new 32-byte key file at the path first.
     Init {
         secret: WireSecret,
@@ -164,6 +186,9 @@ pub enum Request {
         envs: Vec<String>,
         only: Option<Vec<String>>,
         command: Vec<String>,
+        /// `openv run --no-masking`: the output will show values, so the human must ask.
+        #[serde(default)]
+        unmasked: bool,
     },
 }
 
@@ -173,6 +198,7 @@ impl Request {
         match self {
             Self::Hello { .. } => "hello",
             Self::Status => "status",
+            Self::Prove { .. } => "prove",
             Self::Init { .. } => "init",
             Self::Unlock { .. } => "unlock",
             Self::Lock => "lock",
@@ -245,6 +271,8 @@ pub enum ErrorCode {
     Denied,
     /// Too many requests from this client.
     RateLimited,
+    /// The request widens access: it needs a proof of the human (`Prove` first).
+    NeedsHuman,
     Internal,
 }
 

@@ -25,12 +25,14 @@ pub async fn resolve(
     envs: Vec<String>,
     only: Option<Vec<String>>,
     command: Vec<String>,
+    unmasked: bool,
 ) -> Result<Vec<(String, SecretValue)>, ClientError> {
     match client
         .call(&Request::Resolve {
             envs,
             only,
             command,
+            unmasked,
         })
         .await?
     {

@@ -25,6 +25,19 @@ pub enum SlotSecret {
     Passphrase(SecretValue),
     /// Path to a file of exactly 32 random bytes, mode 0600.
     Keyfile(std::path::PathBuf),
+    /// A key file's bytes, read by a client: the proof of the human for a key-file vault
+    /// (the agent could read a path itself, so a path proves nothing).
+    KeyBytes(Zeroizing<Vec<u8>>),
+}
+
+impl SlotSecret {
+    /// The kind of slot this secret opens.
+    pub fn kind(&self) -> SlotKind {
+        match self {
+            Self::Passphrase(_) => SlotKind::Passphrase,
+            Self::Keyfile(_) | Self::KeyBytes(_) => SlotKind::Keyfile,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,13 +130,23 @@ fn derive_kek(
                 .hash_password_into(p.expose().as_bytes(), &params.salt, kek.as_mut())
                 .map_err(|e| StoreError::Corrupt(format!("key derivation: {e}")))?;
         }
-        SlotSecret::Keyfile(path) => {
+        SlotSecret::Keyfile(_) | SlotSecret::KeyBytes(_) => {
             if params.kdf != "none" {
                 return Err(StoreError::WrongSecret(
                     "this key slot needs a passphrase, not a key file",
                 ));
             }
-            let bytes = read_keyfile(path)?;
+            let bytes = match secret {
+                SlotSecret::KeyBytes(b) if b.len() == KEY_LEN => b.clone(),
+                SlotSecret::KeyBytes(b) => {
+                    return Err(StoreError::BadKeyfile(format!(
+                        "the key file has {} bytes, expected {KEY_LEN}: it is not an openv key file",
+                        b.len()
+                    )));
+                }
+                SlotSecret::Keyfile(path) => read_keyfile(path)?,
+                SlotSecret::Passphrase(_) => unreachable!("matched above"),
+            };
             kek.copy_from_slice(&bytes[..]);
         }
     }
@@ -132,9 +155,10 @@ fn derive_kek(
 
 impl KeySlot {
     pub fn create(vault_id: &str, secret: &SlotSecret, key: &VaultKey) -> Result<Self, StoreError> {
-        let (kind, params) = match secret {
-            SlotSecret::Passphrase(_) => (SlotKind::Passphrase, SlotParams::new_argon2id()),
-            SlotSecret::Keyfile(_) => (SlotKind::Keyfile, SlotParams::keyfile()),
+        let kind = secret.kind();
+        let params = match kind {
+            SlotKind::Passphrase => SlotParams::new_argon2id(),
+            SlotKind::Keyfile => SlotParams::keyfile(),
         };
         let kek = derive_kek(secret, &params)?;
         let wrapped = seal_with(&kek, &slot_aad(vault_id, kind), key.bytes());

@@ -179,6 +179,39 @@ impl SqliteVault {
     }
 
     /// Kinds of the key slots, for status and error messages.
+    /// Checks a secret against the key slots without changing anything: a proof of the
+    /// human (the passphrase or the key file), locked or unlocked.
+    pub fn prove(&self, secret: &SlotSecret) -> Result<(), StoreError> {
+        self.open_slot(secret).map(drop)
+    }
+
+    /// The vault key, from the first slot of the secret's kind that it opens.
+    fn open_slot(&self, secret: &SlotSecret) -> Result<VaultKey, StoreError> {
+        let want = secret.kind();
+        let slots = self.slots()?;
+        let mut tried = false;
+        for slot in slots.iter().filter(|s| s.kind == want) {
+            tried = true;
+            if let Some(key) = slot.unwrap_key(&self.vault_id, secret)? {
+                return Ok(key);
+            }
+        }
+        Err(match (want, tried) {
+            (SlotKind::Passphrase, true) => {
+                StoreError::WrongSecret("wrong passphrase: the vault stays locked; try again")
+            }
+            (SlotKind::Keyfile, true) => StoreError::WrongSecret(
+                "this key file does not unlock this vault: check the path given to --keyfile or OPENV_KEYFILE",
+            ),
+            (SlotKind::Passphrase, false) => StoreError::WrongSecret(
+                "this vault has no passphrase slot: unlock with `openv unlock --keyfile PATH`",
+            ),
+            (SlotKind::Keyfile, false) => StoreError::WrongSecret(
+                "this vault has no key file slot: unlock with `openv unlock` and its passphrase",
+            ),
+        })
+    }
+
     pub fn slot_kinds(&self) -> Result<Vec<SlotKind>, StoreError> {
         Ok(self.slots()?.into_iter().map(|s| s.kind).collect())
     }
@@ -223,33 +256,8 @@ impl Backend for SqliteVault {
     }
 
     fn unlock(&mut self, secret: &SlotSecret) -> Result<(), StoreError> {
-        let want = match secret {
-            SlotSecret::Passphrase(_) => SlotKind::Passphrase,
-            SlotSecret::Keyfile(_) => SlotKind::Keyfile,
-        };
-        let slots = self.slots()?;
-        let mut tried = false;
-        for slot in slots.iter().filter(|s| s.kind == want) {
-            tried = true;
-            if let Some(key) = slot.unwrap_key(&self.vault_id, secret)? {
-                self.key = Some(key);
-                return Ok(());
-            }
-        }
-        Err(match (want, tried) {
-            (SlotKind::Passphrase, true) => {
-                StoreError::WrongSecret("wrong passphrase: the vault stays locked; try again")
-            }
-            (SlotKind::Keyfile, true) => StoreError::WrongSecret(
-                "this key file does not unlock this vault: check the path given to --keyfile or OPENV_KEYFILE",
-            ),
-            (SlotKind::Passphrase, false) => StoreError::WrongSecret(
-                "this vault has no passphrase slot: unlock with `openv unlock --keyfile PATH`",
-            ),
-            (SlotKind::Keyfile, false) => StoreError::WrongSecret(
-                "this vault has no key file slot: unlock with `openv unlock` and its passphrase",
-            ),
-        })
+        self.key = Some(self.open_slot(secret)?);
+        Ok(())
     }
 
     fn lock(&mut self) {

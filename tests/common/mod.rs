@@ -53,6 +53,10 @@ impl Openv {
             .env_remove("OPENV_LOG_FORMAT")
             .env("OPENV_PROMPT", self.prompt)
             .stdin(Stdio::null());
+        // The test is the human: its key file proves it for commands that widen access.
+        if self.keyfile.exists() {
+            c.env("OPENV_KEYFILE", &self.keyfile);
+        }
         c
     }
 

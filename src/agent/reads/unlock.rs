@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::agent::state::{Shared, State, with_state};
-use crate::approvals::PromptMode;
+use crate::approvals::{ClientContext, PromptMode};
 use crate::prompt::pinentry::{self, Program};
 use crate::store::Backend;
 
@@ -15,8 +15,13 @@ pub enum Plan {
     Proceed,
     /// Another reader's passphrase prompt is open: wait for it.
     Wait(tokio::sync::watch::Receiver<bool>),
-    /// Ask for the passphrase with this program, then tell the waiters.
-    Ask(Program, tokio::sync::watch::Sender<bool>, Duration),
+    /// Ask for the passphrase with this program on this surface, then tell the waiters.
+    Ask(
+        Program,
+        ClientContext,
+        tokio::sync::watch::Sender<bool>,
+        Duration,
+    ),
 }
 
 pub fn plan(st: &mut State) -> Plan {
@@ -36,16 +41,23 @@ pub fn plan(st: &mut State) -> Plan {
         .as_ref()
         .and_then(|v| v.slot_kinds().ok())
         .is_some_and(|k| k.contains(&crate::store::keyslot::SlotKind::Passphrase));
-    let Some(program) = has_passphrase
-        .then(|| crate::agent::dialogs::choose(&a.context, a.settings.pinentry.as_deref()))
-        .flatten()
-    else {
+    // A passphrase dialog may go to a surface nobody proved yet: only the human can
+    // answer it.
+    let over = a.settings.pinentry.as_deref();
+    let choose =
+        |ctx: &ClientContext| crate::agent::dialogs::choose(ctx, over).map(|p| (p, ctx.clone()));
+    let program = a
+        .trusted
+        .as_ref()
+        .and_then(choose)
+        .or_else(|| choose(&a.candidate));
+    let Some((program, surface)) = program.filter(|_| has_passphrase) else {
         return Plan::Proceed;
     };
     let timeout = a.settings.timeout;
     let (tx, rx) = tokio::sync::watch::channel(false);
     st.unlocking = Some(rx);
-    Plan::Ask(program, tx, timeout)
+    Plan::Ask(program, surface, tx, timeout)
 }
 
 /// Runs the unlock flow for a read: passphrase prompt, unlock, wake the waiters.
@@ -55,7 +67,7 @@ pub async fn for_read(state: &Shared, plan: Plan) {
         Plan::Wait(mut rx) => {
             let _ = tokio::time::timeout(Duration::from_secs(120), rx.changed()).await;
         }
-        Plan::Ask(program, tx, timeout) => {
+        Plan::Ask(program, surface, tx, timeout) => {
             let got = tokio::task::spawn_blocking(move || {
                 pinentry::ask_secret(
                     &program,
@@ -72,6 +84,8 @@ pub async fn for_read(state: &Shared, plan: Plan) {
                     match st.vault().and_then(|v| v.unlock(&secret)) {
                         Ok(()) => {
                             tracing::info!("vault unlocked from a read's passphrase prompt");
+                            // The passphrase typed there proves the human on that surface.
+                            st.approvals.trusted = Some(surface);
                             st.audit(
                                 crate::audit::Event::new(crate::audit::EventKind::Unlock)
                                     .detail("passphrase prompt for a read"),

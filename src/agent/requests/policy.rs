@@ -37,8 +37,18 @@ pub fn list(st: &mut State) -> Result<Response, AgentError> {
     })
 }
 
-pub fn remove(st: &mut State, id: i64) -> Result<Response, AgentError> {
-    let r = st.vault()?.remove_rule(id)?;
+/// Removing an allow rule narrows access; removing a deny rule widens it, so that needs
+/// a proof of the human (`proven`).
+pub fn remove(st: &mut State, id: i64, proven: bool) -> Result<Response, AgentError> {
+    let v = st.vault()?;
+    let is_deny = v
+        .list_rules()?
+        .iter()
+        .any(|r| r.id == id && r.effect == Effect::Deny);
+    if is_deny && !proven {
+        return Err(AgentError::needs_human("removing a deny rule"));
+    }
+    let r = v.remove_rule(id)?;
     st.approvals.rules_changed();
     st.audit(
         Event::new(EventKind::RuleChange)

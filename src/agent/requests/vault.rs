@@ -2,8 +2,9 @@
 
 use crate::agent::error::AgentError;
 use crate::agent::state::State;
+use crate::audit::Decision;
 use crate::audit::{Event, EventKind};
-use crate::ipc::protocol::{PROTOCOL_VERSION, Response, StatusInfo, WireSecret};
+use crate::ipc::protocol::{PROTOCOL_VERSION, Proof, Response, StatusInfo, WireSecret};
 use crate::store::keyslot::create_keyfile;
 use crate::store::sqlite::SqliteVault;
 use crate::store::{Backend, SlotSecret, StoreError};
@@ -103,4 +104,27 @@ pub fn verify(st: &mut State) -> Result<Response, AgentError> {
         environments: envs.len() as u64,
         values,
     })
+}
+
+/// Checks a proof of the human against the key slots (argon2id for a passphrase). The
+/// secret never leaves this function; a wrong one changes nothing.
+pub fn prove(st: &mut State, proof: Proof) -> Result<Response, AgentError> {
+    let secret = match proof {
+        Proof::Passphrase { passphrase } => SlotSecret::Passphrase(passphrase),
+        Proof::KeyFile { key_hex } => SlotSecret::KeyBytes(zeroize::Zeroizing::new(
+            hex::decode(key_hex.expose().trim()).map_err(|_| {
+                AgentError::invalid("the key file proof is not hex: send the key file's bytes")
+            })?,
+        )),
+    };
+    let kind = secret.kind().as_str();
+    let checked = st.vault()?.prove(&secret);
+    let decision = if checked.is_ok() {
+        Decision::Allowed
+    } else {
+        Decision::Denied
+    };
+    st.audit(Event::new(EventKind::Proof).decision(decision).detail(kind));
+    checked?;
+    Ok(Response::Done)
 }
