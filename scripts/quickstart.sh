@@ -51,7 +51,8 @@ openv verify
 step "openv mount: the project's .env becomes a virtual file (FUSE, or a FIFO without FUSE)"
 project="$tmp/myapp"
 mkdir -p "$project"
-openv allow -e myapp-dev --exe cat
+# An allow rule widens access, so it needs the human: here the key file is the proof.
+openv allow -e myapp-dev --exe cat --keyfile "$tmp/vault.key"
 openv mount "$project" -e myapp-dev
 ls -la "$project"
 
