@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod approvals;
 pub mod audit;
+pub mod clean_env;
 pub mod cli;
 pub mod config;
 pub mod ipc;

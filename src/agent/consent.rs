@@ -171,6 +171,7 @@ async fn resolve(
         ));
     }
     let peer = peer_reader(peer)?;
+    super::peer_check::resolve_peer(state, &peer, &envs, cid).await?;
     let who = subject(&peer, &command)?;
     for env in &envs {
         let verdict = approve_read(state, env, &who).await?;

@@ -96,7 +96,8 @@ pub async fn spawn_background(home: &Home) -> Result<(), ClientError> {
     let exe = std::env::current_exe().map_err(|e| ClientError::Start(e.to_string()))?;
     let mut child = tokio::process::Command::new(exe)
         .args(["agent", "--foreground", "--daemon"])
-        .env("OPENV_HOME", home.root())
+        .env_clear()
+        .envs(crate::clean_env::fixed(home.root()))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

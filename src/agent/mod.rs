@@ -4,6 +4,7 @@ mod consent;
 pub mod daemon;
 mod hardening;
 mod mount_ops;
+mod peer_check;
 mod prompts;
 mod reads;
 pub mod server;

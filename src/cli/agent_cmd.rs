@@ -42,6 +42,7 @@ pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
             Ok(())
         }
         None if a.foreground => {
+            crate::clean_env::ensure(home.root())?;
             let launch = if a.daemon {
                 Launch::Daemon
             } else {
