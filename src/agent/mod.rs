@@ -9,6 +9,7 @@ mod prompts;
 mod reads;
 pub mod server;
 pub mod state;
+pub mod unit;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The `openv` command line: a thin client of the agent. One file per subcommand.
 
 mod agent_cmd;
+mod agent_install;
 mod audit;
 mod env;
 mod hook;
