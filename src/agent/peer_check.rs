@@ -10,11 +10,11 @@ use std::path::Path;
 
 use openv_mount::Reader;
 
-use super::server::Shared;
+use super::error::AgentError;
+use super::state::{Shared, with_state};
 use crate::approvals::describe;
 use crate::audit::{Decision, Event, EventKind};
 use crate::ipc::peer::{Binary, same_binary};
-use crate::ipc::protocol::ErrorCode;
 use crate::prompt::system_program::trusted_dir;
 
 /// `Ok` when `peer` may receive the values of `envs`; otherwise the refusal is audited
@@ -24,7 +24,7 @@ pub async fn resolve_peer(
     peer: &Reader,
     envs: &[String],
     cid: &str,
-) -> Result<(), (ErrorCode, String)> {
+) -> Result<(), AgentError> {
     let Err(why) = genuine_runner(peer) else {
         return Ok(());
     };
@@ -38,19 +38,14 @@ pub async fn resolve_peer(
     if let Some(e) = &peer.exe {
         ev = ev.exe(e.display().to_string());
     }
-    let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        st.lock().unwrap_or_else(|p| p.into_inner()).audit(ev);
-    })
-    .await;
+    with_state(state, move |st| st.audit(ev)).await?;
     tracing::warn!(
         peer_pid = peer.pid,
         "refused values to a process that is not openv run: {why}"
     );
-    Err((
-        ErrorCode::Denied,
-        format!("refused: {why}; values are given only to `openv run` and `openv launch`"),
-    ))
+    Err(AgentError::denied(format!(
+        "refused: {why}; values are given only to `openv run` and `openv launch`"
+    )))
 }
 
 /// `LD_LIBRARY_PATH` naming only directories that root alone can write adds no code the

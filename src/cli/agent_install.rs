@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::agent::{daemon, unit};
+use crate::agent::{pidlock, unit};
 use crate::paths::Home;
 
 /// Writes the unit and, when a user manager runs, enables and starts it.
@@ -27,7 +27,7 @@ pub fn install(home: &Home) -> anyhow::Result<()> {
     unit::systemctl(&["daemon-reload"]).map_err(anyhow::Error::msg)?;
     // An agent started on demand holds the lock: the unit's agent would fail behind it.
     if let Some(pid) =
-        daemon::stop(home, std::time::Duration::from_secs(10)).map_err(anyhow::Error::msg)?
+        pidlock::stop(home, std::time::Duration::from_secs(10)).map_err(anyhow::Error::msg)?
     {
         println!("stopped the agent started on demand (pid {pid})");
     }

@@ -1,6 +1,8 @@
 //! The agent's local-socket protocol: messages, framing and the client side.
 
+pub mod cid;
 pub mod client;
 pub mod peer;
 pub mod protocol;
+pub mod spawn;
 pub mod transport;

@@ -127,7 +127,7 @@ fn hidden_agent(home: &Home, pid: i32) -> Result<(), String> {
         // Dumpable after all: the exe was hidden for another reason.
         return Err("its executable cannot be read".into());
     }
-    if crate::agent::daemon::running_pid(home) != Some(pid) {
+    if crate::agent::pidlock::running_pid(home) != Some(pid) {
         return Err("it does not hold the agent's lock".into());
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
