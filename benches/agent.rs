@@ -139,4 +139,63 @@ fn main() {
         "| agent idle resident memory (after serving 10,000 names) | {:.1} MB | - | - |",
         idle_big as f64 / 1024.0
     );
+    human_tier();
+}
+
+/// A human-tier action with its proof, beside the same kind of action without one: a
+/// passphrase vault, `openv allow --passphrase-file` (argon2id check + rule) against
+/// `openv policy deny` (agent tier, no proof), and a key-file proof.
+fn human_tier() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = Home {
+        home: dir.path().join("h"),
+        key: dir.path().join("key"),
+        _dir: dir,
+    };
+    let pass = h.home.parent().expect("parent").join("pass");
+    std::fs::write(&pass, "bench pass phrase\n").expect("pass");
+    let mut init = h.cmd(&["init"]).stdin(Stdio::piped()).spawn().expect("init");
+    init.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"bench pass phrase\n")
+        .expect("write");
+    assert!(init.wait().expect("init").success());
+    h.ok(&["env", "create", "dev"]);
+    let p = pass.to_str().expect("utf8");
+    let exe = "/usr/bin/true";
+    let deny = time_cmd(&h, &["policy", "deny", "-e", "dev", "--exe", exe], 10);
+    let allow = time_cmd(
+        &h,
+        &["allow", "-e", "dev", "--exe", exe, "--passphrase-file", p],
+        10,
+    );
+    let kdir = tempfile::tempdir().expect("tempdir");
+    let k = Home {
+        home: kdir.path().join("h"),
+        key: kdir.path().join("key"),
+        _dir: kdir,
+    };
+    k.ok(&["init", "--keyfile", k.key.to_str().expect("utf8")]);
+    k.ok(&["env", "create", "dev"]);
+    let key = k.key.to_str().expect("utf8");
+    let allow_key = time_cmd(
+        &k,
+        &["allow", "-e", "dev", "--exe", exe, "--keyfile", key],
+        30,
+    );
+    let row = |what: &str, v: Vec<Duration>, target: &str| {
+        println!(
+            "| {what} | {:.1} ms | {:.1} ms | {target} |",
+            median(v.clone()).as_secs_f64() * 1e3,
+            p95(v).as_secs_f64() * 1e3
+        );
+    };
+    row("`openv policy deny` (agent tier, no proof), baseline", deny, "-");
+    row(
+        "`openv allow --passphrase-file` (human tier: argon2id proof + rule)",
+        allow,
+        "< 1.5 s",
+    );
+    row("`openv allow --keyfile` (human tier: key-file proof + rule)", allow_key, "-");
 }

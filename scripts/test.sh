@@ -22,10 +22,19 @@ command -v Xvfb >/dev/null || need+=(xvfb)
 command -v xdotool >/dev/null || need+=(xdotool)
 dpkg -s imagemagick >/dev/null 2>&1 || need+=(imagemagick)
 command -v git >/dev/null || need+=(git)
+# A preload library built by the clean-agent tests; the unit check of `openv agent install`.
+command -v cc >/dev/null || need+=(gcc)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# A non-root user for the checks that mean something only below root: LD_PRELOAD at agent
+# start, the executable the kernel hides of a non-dumpable agent.
+if [ "$(id -u)" = 0 ] && ! id openv-test >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin openv-test
 fi
 
 # --- real .env readers ------------------------------------------------------------

@@ -135,6 +135,15 @@ impl Config {
         if let Some(a) = raw.ai_agents {
             cfg.ai_agents = a;
         }
+        if let Some(p) = raw
+            .pinentry
+            .as_deref()
+            .filter(|p| p.components().count() > 1)
+        {
+            // A path the user can replace would see every passphrase: refuse it here,
+            // where the user is told, not only when the first prompt fails.
+            crate::prompt::system_program::trusted(p).map_err(|e| format!("pinentry = {e}"))?;
+        }
         cfg.pinentry = raw.pinentry.or(cfg.pinentry);
         if let Some(n) = raw.audit_max_bytes {
             cfg.audit_max_bytes = n;

@@ -13,6 +13,8 @@ pub mod logging;
 pub mod approvals;
 /// The hash-chained audit log: append, query, verify.
 pub mod audit;
+/// The agent's fixed environment (the clean-agent tests check the agent runs with it).
+pub mod clean_env;
 /// The agent's socket protocol and its client.
 pub mod ipc;
 /// The `openv mcp` server (tested in-process over a duplex stream).

@@ -20,21 +20,11 @@ fn rt() -> tokio::runtime::Runtime {
 
 fn call(o: &Openv, req: Request) -> Result<Response, openv::ipc::client::ClientError> {
     rt().block_on(async {
-        let mut c = Client::connect(&Home::at(o.home.clone())).await?;
+        let mut c = Client::connect(&Home::at(o.home.clone()))
+            .await?
+            .with_agent_binary(common::BIN);
         c.call(&req).await
     })
-}
-
-fn resolve(o: &Openv) -> Result<Response, openv::ipc::client::ClientError> {
-    call(
-        o,
-        Request::Resolve {
-            envs: vec!["dev".into(), "override".into()],
-            only: None,
-            command: vec!["/usr/bin/true".into()],
-            unmasked: false,
-        },
-    )
 }
 
 /// Answers the first pending request with `openv approve`/`deny` once it appears.
@@ -67,83 +57,63 @@ fn setup(prompt: &'static str) -> Openv {
     o
 }
 
+/// `Resolve` is answered only to genuine `openv run` (tests/genuine_peer.rs shows other
+/// askers refused), so these go through the real binary.
 #[test]
 fn resolve_needs_approval_and_merges_later_wins() {
     let o = setup("none");
-    match resolve(&o) {
-        Err(e) => {
-            assert_eq!(e.code(), Some(ErrorCode::Denied));
-            assert!(
-                e.to_string()
-                    .contains("openv allow -e dev --exe /usr/bin/true"),
-                "{e}"
-            );
-        }
-        Ok(r) => panic!("resolved without approval: {r:?}"),
-    }
-    o.ok(&["policy", "allow", "-e", "dev", "--exe", "/usr/bin/true"]);
-    o.ok(&[
-        "policy",
-        "allow",
-        "-e",
-        "override",
-        "--exe",
-        "/usr/bin/true",
-    ]);
-    let Response::Values { vars } = resolve(&o).unwrap() else {
-        panic!("values expected")
-    };
-    let got: Vec<(String, String)> = vars
-        .iter()
-        .map(|(n, v)| (n.clone(), v.expose().to_owned()))
-        .collect();
-    assert_eq!(
-        got,
-        [
-            ("B".into(), "only-dev".into()),
-            ("A".into(), "from-override".into())
-        ]
-    );
-    let err = call(
-        &o,
-        Request::Resolve {
-            envs: vec!["dev".into()],
-            only: Some(vec!["A".into(), "MISSING".into()]),
-            command: vec!["/usr/bin/true".into()],
-            unmasked: false,
-        },
+    let check = o.dir.path().join("check-merge");
+    std::fs::write(
+        &check,
+        "#!/bin/sh\n[ \"$A\" = from-override ] && [ \"$B\" = only-dev ]\n",
     )
-    .unwrap_err();
-    assert!(err.to_string().contains("MISSING"), "{err}");
+    .unwrap();
+    std::fs::set_permissions(&check, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let exe = check.to_str().unwrap();
+    let run = ["run", "-e", "dev", "-e", "override", "--", exe];
+    let e = o.err(&run);
+    assert!(
+        e.contains(&format!("openv allow -e dev --exe {exe}")),
+        "{e}"
+    );
+    o.ok(&["policy", "allow", "-e", "dev", "--exe", exe]);
+    o.ok(&["policy", "allow", "-e", "override", "--exe", exe]);
+    o.ok(&run);
+    let e = o.err(&["run", "-e", "dev", "--only", "A,MISSING", "--", exe]);
+    assert!(e.contains("MISSING"), "{e}");
     let runs = o.ok(&["audit", "--json"]);
     assert!(runs.contains("\"kind\":\"run\"") && !runs.contains("from-dev"));
     o.ok(&["lock"]);
-    let err = resolve(&o).unwrap_err();
-    assert!(err.to_string().contains("vault locked"), "{err}");
+    let e = o.err(&run);
+    assert!(e.contains("vault locked"), "{e}");
 }
 
 #[test]
 fn resolve_through_the_queue_shows_the_command_as_a_child_of_openv() {
     let o = setup("queue");
     let answer = answer_when_pending(&o, "approve");
-    let r = call(
-        &o,
-        Request::Resolve {
-            envs: vec!["dev".into()],
-            only: Some(vec!["B".into()]),
-            command: vec!["/usr/bin/true".into(), "--flag".into()],
-            unmasked: false,
-        },
-    )
-    .unwrap();
+    let out = o
+        .cmd(&[
+            "run",
+            "-e",
+            "dev",
+            "--only",
+            "B",
+            "--",
+            "/usr/bin/true",
+            "--flag",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = answer.join().unwrap();
     assert_eq!(shown["exe"], "/usr/bin/true");
     assert_eq!(shown["chain"][0], "true");
     assert_eq!(shown["chain"][1], "openv");
-    let Response::Values { vars } = r else {
-        panic!()
-    };
-    assert_eq!(vars.len(), 1);
 }
 
 #[test]
@@ -283,22 +253,16 @@ fn generated_and_agent_supplied_values_are_flagged() {
     };
     assert_eq!(src("SESSION_SECRET"), "generated");
     assert_eq!(src("PORT"), "agent");
-    o.ok(&["policy", "allow", "-e", "dev", "--exe", "/usr/bin/true"]);
-    let Response::Values { vars } = call(
-        &o,
-        Request::Resolve {
-            envs: vec!["dev".into()],
-            only: Some(vec!["SESSION_SECRET".into()]),
-            command: vec!["/usr/bin/true".into()],
-            unmasked: false,
-        },
+    let check = o.dir.path().join("check-generated");
+    std::fs::write(
+        &check,
+        "#!/bin/sh\ncase \"$SESSION_SECRET\" in *[!0-9a-f]*) exit 1 ;; esac\n[ ${#SESSION_SECRET} -eq 48 ]\n",
     )
-    .unwrap() else {
-        panic!()
-    };
-    let v = vars[0].1.expose();
-    assert_eq!(v.len(), 48);
-    assert!(v.bytes().all(|b| b.is_ascii_hexdigit()));
+    .unwrap();
+    std::fs::set_permissions(&check, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let exe = check.to_str().unwrap();
+    o.ok(&["policy", "allow", "-e", "dev", "--exe", exe]);
+    o.ok(&["run", "-e", "dev", "--only", "SESSION_SECRET", "--", exe]);
     let err = call(
         &o,
         Request::VarGenerate {

@@ -160,7 +160,10 @@ fn acknowledged_writes_survive_kill_9() {
         .unwrap();
     });
     let acked = rt.block_on(async {
-        let mut c = Client::connect(&home).await.unwrap();
+        let mut c = Client::connect(&home)
+            .await
+            .unwrap()
+            .with_agent_binary(common::BIN);
         let mut acked = 0;
         for i in 0..1000 {
             let req = Request::VarSet {

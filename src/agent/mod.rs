@@ -11,6 +11,7 @@ mod dialogs;
 mod error;
 mod hardening;
 mod jobs;
+mod peer_check;
 pub mod pidlock;
 mod reads;
 mod requests;
@@ -19,6 +20,7 @@ pub mod router;
 pub mod server;
 pub mod state;
 mod surfaces;
+pub mod unit;
 
 use std::sync::{Arc, Mutex};
 

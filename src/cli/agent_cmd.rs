@@ -24,6 +24,11 @@ enum AgentCommand {
     Stop,
     /// Stop the agent and start a new one (e.g. after an upgrade).
     Restart,
+    /// Write and enable a systemd user unit that runs the agent (started at login,
+    /// restarted after a crash).
+    Install,
+    /// Disable and remove the systemd user unit.
+    Uninstall,
 }
 
 pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
@@ -41,7 +46,10 @@ pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
             println!("openv agent restarted (pid {})", c.agent.pid);
             Ok(())
         }
+        Some(AgentCommand::Install) => super::agent_install::install(&home),
+        Some(AgentCommand::Uninstall) => super::agent_install::uninstall(),
         None if a.foreground => {
+            crate::clean_env::ensure(home.root())?;
             let launch = if a.daemon {
                 Launch::Daemon
             } else {

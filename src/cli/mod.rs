@@ -2,6 +2,7 @@
 
 mod agent_client;
 mod agent_cmd;
+mod agent_install;
 mod audit;
 mod env;
 mod hook;

@@ -29,6 +29,8 @@ pub enum ClientError {
     Start(#[from] super::spawn::StartError),
     #[error("the openv agent answered {0} where it should not: run `openv agent restart`")]
     Unexpected(&'static str),
+    #[error(transparent)]
+    Peer(#[from] super::peer::PeerError),
 }
 
 impl ClientError {
@@ -54,6 +56,10 @@ pub struct Client {
     chan: Option<Channel<Stream>>,
     /// The agent's side of the handshake (pid 0 until connected).
     pub agent: AgentInfo,
+    /// The listening process, as the kernel reports it (not as the greeting says).
+    peer_pid: Option<i32>,
+    /// Another binary accepted as the agent (see [`Self::with_agent_binary`]).
+    agent_binary: Option<std::path::PathBuf>,
 }
 
 /// An agent that is being killed can accept and then reset: as good as none.
@@ -82,7 +88,7 @@ fn agent_error(answer: Response) -> Result<Response, ClientError> {
 impl Client {
     /// Connects to a running agent; fails with `NotRunning` if there is none.
     pub async fn connect(home: &Home) -> Result<Self, ClientError> {
-        Ok(Self::connect_with(home, None).await?.0)
+        Ok(Self::connect_with(home, None, None).await?.0)
     }
 
     /// Connects and greets, with `first` sent right behind the greeting so that both
@@ -91,6 +97,7 @@ impl Client {
     async fn connect_with(
         home: &Home,
         first: Option<&Request>,
+        also: Option<&std::path::Path>,
     ) -> Result<(Self, Option<Response>), ClientError> {
         let path = home.socket();
         let name = path
@@ -109,6 +116,10 @@ impl Client {
             }
             Err(e) => return Err(TransportError::Io(e).into()),
         };
+        let peer_pid = stream.peer_creds().ok().and_then(|c| c.pid());
+        if first.is_some_and(super::peer::carries_secret) {
+            super::peer::check_agent(home, peer_pid, also)?;
+        }
         let mut chan = Channel::new(stream);
         let hello = Request::Hello {
             protocol: PROTOCOL_VERSION,
@@ -140,6 +151,8 @@ impl Client {
             home: home.clone(),
             chan: Some(chan),
             agent,
+            peer_pid,
+            agent_binary: None,
         };
         Ok((client, first_answer))
     }
@@ -147,7 +160,7 @@ impl Client {
     /// Connects, starting the agent in the background first if none is running.
     /// Returns only once the agent's socket answers.
     pub async fn connect_or_start(home: &Home) -> Result<Self, ClientError> {
-        Ok(Self::connect_or_start_with(home, None).await?.0)
+        Ok(Self::connect_or_start_with(home, None, None).await?.0)
     }
 
     /// A client that connects (starting the agent if needed) with its first call, the
@@ -160,25 +173,36 @@ impl Client {
                 pid: 0,
                 version: String::new(),
             },
+            peer_pid: None,
+            agent_binary: None,
         }
+    }
+
+    /// Accepts `exe` as the agent's binary too, for programs that embed this client and
+    /// are not `openv` themselves (tests, benchmarks). Only code can set it: no variable
+    /// or option lets a caller of the CLI or the MCP server choose it.
+    pub fn with_agent_binary(mut self, exe: impl Into<std::path::PathBuf>) -> Self {
+        self.agent_binary = Some(exe.into());
+        self
     }
 
     async fn connect_or_start_with(
         home: &Home,
         first: Option<&Request>,
+        also: Option<&std::path::Path>,
     ) -> Result<(Self, Option<Response>), ClientError> {
         // A previous agent may still be dying (socket present, lock still held), or a
         // concurrent client may be starting one: retry until one answers.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match Self::connect_with(home, first).await {
+            match Self::connect_with(home, first, also).await {
                 Err(ClientError::NotRunning(_)) => {}
                 other => return other,
             }
             super::spawn::spawn_background(home).await?;
             let settle = Instant::now() + Duration::from_millis(500);
             loop {
-                match Self::connect_with(home, first).await {
+                match Self::connect_with(home, first, also).await {
                     Err(ClientError::NotRunning(_)) if Instant::now() < settle => {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
@@ -198,10 +222,22 @@ impl Client {
     /// Sends one request; an agent error becomes `ClientError::Agent`.
     pub async fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
         let answer = match self.chan.as_mut() {
-            Some(chan) => chan.request(req).await?,
+            Some(chan) => {
+                if super::peer::carries_secret(req) {
+                    super::peer::check_agent(
+                        &self.home,
+                        self.peer_pid,
+                        self.agent_binary.as_deref(),
+                    )?;
+                }
+                chan.request(req).await?
+            }
             None => {
-                let (client, answer) = Self::connect_or_start_with(&self.home, Some(req)).await?;
+                let also = self.agent_binary.take();
+                let (client, answer) =
+                    Self::connect_or_start_with(&self.home, Some(req), also.as_deref()).await?;
                 *self = client;
+                self.agent_binary = also;
                 answer.ok_or(ClientError::Unexpected("no answer"))?
             }
         };

@@ -2,6 +2,7 @@
 
 pub mod cid;
 pub mod client;
+pub mod peer;
 pub mod protocol;
 pub mod spawn;
 pub mod transport;

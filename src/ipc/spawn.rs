@@ -24,7 +24,8 @@ pub async fn spawn_background(home: &Home) -> Result<(), StartError> {
     let exe = std::env::current_exe().map_err(|e| StartError(e.to_string()))?;
     let mut child = tokio::process::Command::new(exe)
         .args(["agent", "--foreground", "--daemon"])
-        .env("OPENV_HOME", home.root())
+        .env_clear()
+        .envs(crate::clean_env::fixed(home.root()))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -5,6 +5,7 @@
 //! but [`Answer::Allow`] / [`Answer::AllowAlt`] (including every `Err`) is a denial.
 
 pub mod pinentry;
+pub mod system_program;
 
 use std::path::PathBuf;
 use std::time::Duration;

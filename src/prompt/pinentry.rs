@@ -4,8 +4,8 @@
 //!
 //! * A hard deadline. pinentry's own timeout is not enough: pinentry-curses stops its
 //!   timer at the first key press, and a dialog that never shows blocks forever. The dialog
-//!   runs on a worker thread; at `timeout + 1 s` the pinentry that thread spawned gets
-//!   SIGTERM (curses restores the terminal), then SIGKILL.
+//!   runs on a worker thread; at `timeout + 1 s` the pinentry that thread spawned, and
+//!   every process below it, gets SIGTERM (curses restores the terminal), then SIGKILL.
 //! * The third button asks twice. pinentry-tty answers "not confirmed" (the NOTOK button)
 //!   when it cannot open or read its terminal, and Assuan means NOTOK as a "no"; so NOTOK
 //!   never grants by itself, it opens a second dialog whose OK does.
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use pinentry::{ConfirmationDialog, PassphraseInput, unix};
 use secrecy::ExposeSecret;
 
-use super::{Answer, PromptError, Question, Surface};
+use super::{Answer, PromptError, Question, Surface, system_program};
 use crate::secret::SecretValue;
 
 /// A pinentry program and where it shows its dialog.
@@ -39,8 +39,6 @@ const X11: [&str; 3] = ["pinentry-gnome3", "pinentry-gtk-2", "pinentry-qt"];
 // pinentry-gtk-2 has no Wayland backend.
 const WAYLAND: [&str; 2] = ["pinentry-gnome3", "pinentry-qt"];
 const TERMINAL: [&str; 2] = ["pinentry-curses", "pinentry-tty"];
-// A daemon started by a service manager may have a short PATH.
-const FALLBACK_DIRS: [&str; 3] = ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"];
 
 /// Time past the question's timeout before the pinentry is terminated. pinentry's own timer
 /// (whole seconds, rounded down) normally fires first and ends the dialog cleanly.
@@ -52,8 +50,10 @@ const MAX_ENCODED: usize = 950;
 
 /// Finds a pinentry for `surface`: desktop prefers pinentry-gnome3, pinentry-gtk-2 (X11
 /// only), pinentry-qt; terminal prefers pinentry-curses, then pinentry-tty.
-/// `override_program` (config `pinentry = ...`) is a path or a name looked up in `PATH`.
-/// `None` when nothing is installed, or for a desktop with neither display set.
+/// `override_program` (config `pinentry = ...`) is a path or a name. Names are looked up
+/// only in root-owned system directories, never in `PATH`, and a path is used only when
+/// root owns it and its directories ([`system_program`](super::system_program)).
+/// `None` when nothing usable is installed, or for a desktop with neither display set.
 pub fn find(surface: Surface, override_program: Option<&Path>) -> Option<Program> {
     let candidates: &[&str] = match &surface {
         Surface::Desktop { display, wayland } => {
@@ -68,10 +68,16 @@ pub fn find(surface: Surface, override_program: Option<&Path>) -> Option<Program
         Surface::Terminal { .. } => &TERMINAL,
     };
     let path = match override_program {
-        Some(program) => resolve(program)?,
+        Some(program) => match system_program::resolve(program) {
+            Ok(path) => path,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return None;
+            }
+        },
         None => candidates
             .iter()
-            .find_map(|name| resolve(Path::new(name)))?,
+            .find_map(|name| system_program::resolve(Path::new(name)).ok())?,
     };
     Some(Program { path, surface })
 }
@@ -239,13 +245,14 @@ fn thread_id() -> Option<i32> {
     None
 }
 
-/// Signals the processes spawned by worker thread `tid`. The crate hides its `Child`, but
-/// Linux lists each thread's children; they stay listed (unreaped) until the worker's own
-/// wait, which cannot run while the worker is blocked on the pinentry's answer.
+/// Signals the processes spawned by worker thread `tid`, each with everything below it.
+/// The crate hides its `Child` (so the pinentry cannot be put in a process group of its
+/// own at spawn), but Linux lists each thread's children; they stay listed (unreaped)
+/// until the worker's own wait, which cannot run while the worker is blocked on the
+/// pinentry's answer.
 #[cfg(target_os = "linux")]
 fn signal_children(tid: Option<i32>, force: bool) {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
+    use nix::sys::signal::Signal;
     let Some(tid) = tid else { return };
     let Ok(list) = std::fs::read_to_string(format!("/proc/self/task/{tid}/children")) else {
         tracing::warn!("cannot list the pinentry worker's children; leaving it to its timer");
@@ -257,8 +264,51 @@ fn signal_children(tid: Option<i32>, force: bool) {
         Signal::SIGTERM
     };
     for pid in list.split_whitespace().filter_map(|p| p.parse().ok()) {
-        let _ = kill(Pid::from_raw(pid), signal);
+        signal_tree(pid, signal);
     }
+}
+
+/// Signals `root` and all its descendants: a wrapper script's pinentry, a helper it
+/// started. Each is stopped as it is found, so none can fork a child that the walk misses;
+/// a descendant leading a process group of its own takes that group with it.
+#[cfg(target_os = "linux")]
+fn signal_tree(root: i32, signal: nix::sys::signal::Signal) {
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::{Pid, getpgid};
+    let ours = getpgid(None).ok();
+    let mut found: Vec<i32> = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        if found.contains(&pid) || kill(Pid::from_raw(pid), Signal::SIGSTOP).is_err() {
+            continue;
+        }
+        found.push(pid);
+        todo.extend(children_of(pid));
+    }
+    for pid in found {
+        let p = Pid::from_raw(pid);
+        if getpgid(Some(p)).ok() == Some(p) && Some(p) != ours {
+            let _ = killpg(p, signal);
+        }
+        let _ = kill(p, signal);
+        let _ = kill(p, Signal::SIGCONT);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -302,22 +352,6 @@ impl Env {
             None => builder.build(),
         }
     }
-}
-
-fn resolve(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return is_executable(program).then(|| program.to_path_buf());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(FALLBACK_DIRS.iter().map(PathBuf::from))
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn missing() -> pinentry::Error {

@@ -101,6 +101,7 @@ pub async fn resolve(
         return Err(AgentError::invalid("no environment given: use -e ENV"));
     }
     let peer = peer_reader(peer)?;
+    crate::agent::peer_check::resolve_peer(&state, &peer, &envs, &cid).await?;
     let who = subject(&peer, &command)?;
     for env in &envs {
         if let Verdict::Deny(denial) = approve_read(&state, env, &who).await? {
