@@ -144,22 +144,28 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
-    /// The one line a FIFO reader reads instead of the content: not an assignment, so the
-    /// loaders that report unparsable lines show it, and `source` fails on it.
+    /// The one line a FIFO reader reads instead of the content. No `=` and no `:`, so that no
+    /// loader takes it for an assignment (node's dotenv and godotenv read `KEY: value`);
+    /// a `-` after the first words makes godotenv and direnv fail showing it, and the
+    /// parentheses make bash's `source` fail with a syntax error that prints it.
     #[must_use]
     pub fn fifo_line(self) -> &'static str {
         match self {
             RefusalReason::SharedFifo => {
-                "openv: not served: another process holds this FIFO (one reader at a time)\n"
+                "openv not served - another process holds this FIFO (one reader at a time, see openv status)\n"
             }
             RefusalReason::Unidentified => {
-                "openv: not served: openv could not tell which process is reading\n"
+                "openv not served - openv could not tell which process is reading (see openv status)\n"
             }
             RefusalReason::Denied => {
-                "openv: not served: this reader was refused (see openv status)\n"
+                "openv not served - this reader was refused (see openv status)\n"
             }
-            RefusalReason::Stalled => "openv: not served: the reader did not read in time\n",
-            RefusalReason::Unmounted => "openv: not served: the mount was stopped\n",
+            RefusalReason::Stalled => {
+                "openv not served - the reader did not read in time (see openv status)\n"
+            }
+            RefusalReason::Unmounted => {
+                "openv not served - the mount was stopped (run openv mount or openv up)\n"
+            }
         }
     }
 

@@ -70,7 +70,7 @@ fn approved_cat_reads_the_bytes_and_a_denied_reader_gets_eof_quickly() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("openv:"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("openv not served"));
     let stats = m.stats();
     assert_eq!((stats.served, stats.denied), (1, 5));
     assert_eq!(stats.last_refusal, Some(RefusalReason::Denied));

@@ -180,6 +180,22 @@ impl State {
     }
 
     /// Appends to the audit log; a failure is reported in the agent log, never fatal.
+    /// A read the mount refused by itself (see `OpenSink::on_refused`).
+    pub fn audit_refusal(&mut self, r: &openv_mount::Refusal) {
+        tracing::info!(path = %r.path.display(), pids = ?r.pids, reason = r.reason.as_str(), "read refused by the mount");
+        let mut ev = Event::new(EventKind::Read)
+            .decision(crate::audit::Decision::Denied)
+            .rule(r.reason.as_str())
+            .detail(r.path.display().to_string());
+        if let Some(env) = self.mounts.env_of(&r.path) {
+            ev = ev.env(env);
+        }
+        if let Some(pid) = r.pids.first() {
+            ev = ev.pid(*pid);
+        }
+        self.audit(ev);
+    }
+
     pub fn audit(&mut self, event: Event) {
         if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(event)) {
             tracing::error!(error = %e, "audit append failed");
@@ -325,7 +341,10 @@ impl State {
                 exe,
                 cwd,
                 for_secs,
+                lift_builtin,
             } => {
+                crate::approvals::builtin::check_allow(effect, &exe, lift_builtin)
+                    .map_err(|m| OpError::Other(ErrorCode::Denied, m))?;
                 let expires = for_secs.map(|s| crate::store::now() + s as i64);
                 let id = self
                     .vault()?

@@ -3,6 +3,7 @@
 //!
 //! `Approvals::check` is the one decision point for mount reads and `openv run`.
 
+pub mod builtin;
 pub mod describe;
 mod exehash;
 pub mod grants;
@@ -152,6 +153,9 @@ impl Approvals {
             }));
         }
         let now = crate::store::now();
+        if let Some(reason) = builtin::check(self.rules(vault)?, env, reader, now) {
+            return Ok(Some(Verdict::Deny { reason }));
+        }
         if let Some(rule) = policy::evaluate(self.rules(vault)?, env, reader, now) {
             let what = format!("{} rule #{}", rule.effect.as_str(), rule.id);
             return Ok(Some(match rule.effect {

@@ -79,6 +79,7 @@ impl Serving {
         let mut answered: Vec<Holder> = Vec::new();
         let mut pause = Duration::from_millis(1);
         let mut next_id = 0;
+        let mut told_hidden = false;
         while !self.stopping() {
             let writer = match pipe::open_writer(&self.anchor) {
                 Ok(w) => w,
@@ -93,7 +94,11 @@ impl Serving {
             }
             // Every open from here on shows up in `opens`; see deliver().
             self.opens.settle(SETTLE);
-            answered = match self.find_holders(&writer, &answered) {
+            let found = self.find_holders(&writer, &answered);
+            if !matches!(found, Found::Hidden) {
+                told_hidden = false;
+            }
+            answered = match found {
                 Found::New(holders) => {
                     pause = Duration::from_millis(1);
                     next_id += 1;
@@ -110,8 +115,13 @@ impl Serving {
                     holders
                 }
                 // Someone we cannot see (another PID namespace?) holds it: fail closed.
+                // It is told why once: while it holds the FIFO, each round finds it again,
+                // and a second line would land in the same read.
                 Found::Hidden => {
-                    let holders = self.refuse(writer, Vec::new(), RefusalReason::Unidentified);
+                    let tell = !told_hidden;
+                    told_hidden = true;
+                    let holders =
+                        self.refuse_as(writer, Vec::new(), RefusalReason::Unidentified, tell);
                     back_off(&mut pause);
                     holders
                 }
@@ -245,15 +255,28 @@ impl Serving {
     /// error), closes, and waits for the holders to close in turn, so that our next open
     /// does not hand them a second, blocking read.
     fn refuse(&self, writer: File, holders: Vec<Holder>, reason: RefusalReason) -> Vec<Holder> {
+        self.refuse_as(writer, holders, reason, true)
+    }
+
+    /// [`refuse`](Self::refuse), writing the line only when `tell`.
+    fn refuse_as(
+        &self,
+        writer: File,
+        holders: Vec<Holder>,
+        reason: RefusalReason,
+        tell: bool,
+    ) -> Vec<Holder> {
         // Counted before the close: a reader that sees EOF sees updated stats.
         self.shared.counters.denied();
         // Shorter than PIPE_BUF, so written whole or not at all; it carries no secret, so
         // it does not matter which holder reads it.
-        let _ = (&writer).write(reason.fifo_line().as_bytes());
+        if tell {
+            let _ = (&writer).write(reason.fifo_line().as_bytes());
+        }
         drop(writer);
         self.shared.counters.refused(reason);
         // The owner decided a denial (or the stop) itself; the rest it hears about here.
-        if !matches!(reason, RefusalReason::Denied | RefusalReason::Unmounted) {
+        if tell && !matches!(reason, RefusalReason::Denied | RefusalReason::Unmounted) {
             let mut pids: Vec<i32> = holders.iter().map(|h| h.pid).collect();
             pids.dedup();
             self.refused(reason, pids);
