@@ -100,7 +100,9 @@ impl Attrs {
 
     fn invalidate(&self, notifier: &Notifier) {
         // Under the lock, so that a size reported meanwhile is either before the drop (and
-        // discarded by the kernel, which versions attribute replies) or recorded after it.
+        // discarded by the kernel, which versions attribute replies) or recorded after it,
+        // and an open checked meanwhile waits for the drop. Dropping attributes only never
+        // waits on the session thread, so holding the lock over the write cannot deadlock.
         let mut min = lock(&self.reported_min);
         *min = None;
         // A negative offset drops the attributes only: with direct I/O there is no page
@@ -126,11 +128,14 @@ impl Attrs {
     /// on to at least `len`, so that `st_size` stays an upper bound of what an open gets.
     pub(crate) fn answer_open(&self, reply: ReplyOpen, fh: u64, len: u64, shared: &Shared) {
         shared.raise_size(len);
-        let covered = lock(&self.reported_min).is_none_or(|min| min >= len);
-        if covered {
+        // Replied under the lock, so that no invalidation or smaller report slips between
+        // the check and the reply.
+        let min = lock(&self.reported_min);
+        if min.is_none_or(|min| min >= len) {
             reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
             return;
         }
+        drop(min);
         if let Err(mpsc::SendError(Job::Open(reply, fh))) =
             lock(&self.jobs).send(Job::Open(reply, fh))
         {
