@@ -1,6 +1,8 @@
 //! The command line against its documentation: shell completions load, the man pages are
 //! written, and docs/cli.md lists exactly the commands `--help` shows.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::process::Command;
 

@@ -243,10 +243,13 @@ fn a_stalled_reader_is_dropped_and_the_next_one_is_served() {
     owner.join();
 }
 
+/// The refusals a mount reported: (reason, pids).
+type Refusals = Arc<Mutex<Vec<(RefusalReason, Vec<i32>)>>>;
+
 /// Forwards opens to a test owner and records the refusals the mount reports.
 struct Recorder {
     tx: tokio::sync::mpsc::UnboundedSender<openv_mount::OpenRequest>,
-    seen: Arc<Mutex<Vec<(RefusalReason, Vec<i32>)>>>,
+    seen: Refusals,
 }
 
 impl openv_mount::OpenHandler for Recorder {
