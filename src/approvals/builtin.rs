@@ -13,7 +13,7 @@ use std::path::Path;
 
 use openv_mount::Reader;
 
-use crate::store::local::{Effect, Rule};
+use crate::store::rules::{Effect, Rule};
 
 /// Why `exe` is denied by a built-in rule, if it is.
 #[must_use]

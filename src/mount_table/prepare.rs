@@ -124,3 +124,10 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
         ignore.display()
     )))
 }
+
+/// A FUSE file mount needs a file underneath; once unmounted, an empty one is ours.
+pub fn remove_placeholder(path: &Path) {
+    if inspect(path) == Existing::EmptyFile {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -10,13 +10,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::agent::state::State;
 
 #[derive(Debug, Clone)]
-pub struct OpenSink {
+pub struct FastPath {
     tx: UnboundedSender<OpenRequest>,
-    /// Set once the agent's state exists; weak so state -> mounts -> sink is no cycle.
+    /// Set once the agent's state exists; weak so state -> mounts -> handler is no cycle.
     state: Arc<OnceLock<Weak<Mutex<State>>>>,
 }
 
-impl OpenSink {
+impl FastPath {
     pub fn new(tx: UnboundedSender<OpenRequest>) -> Self {
         Self {
             tx,
@@ -36,7 +36,7 @@ impl OpenSink {
     }
 }
 
-impl OpenHandler for OpenSink {
+impl OpenHandler for FastPath {
     /// A refusal the agent did not decide (a FIFO shared or stalled, a reader that could
     /// not be identified): into the audit log, from a thread of its own (this is the
     /// mount's serving thread). `openv mounts` shows it from the mount's stats.
@@ -60,7 +60,7 @@ impl OpenHandler for OpenSink {
         };
         // Never wait here: this is the mount's serving thread.
         let left = match state.try_lock() {
-            Ok(mut st) => st.try_fast_open(req),
+            Ok(mut st) => super::decide::try_covered(&mut st, req),
             Err(_) => Some(req),
         };
         if let Some(req) = left {
