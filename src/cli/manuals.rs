@@ -5,10 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::CommandFactory;
 use clap_complete::Shell;
-
-use super::Cli;
 
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
@@ -23,18 +20,17 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Prints the completion script for `shell` to standard output.
-pub fn completions(a: &CompletionsArgs) -> anyhow::Result<()> {
-    let mut cmd = Cli::command();
+/// Prints the completion script for `shell` to standard output; `cmd` is the whole
+/// command line's definition.
+pub fn completions(a: &CompletionsArgs, mut cmd: clap::Command) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     clap_complete::generate(a.shell, &mut cmd, "openv", &mut out);
     out.flush().context("standard output")?;
     Ok(())
 }
 
-/// Writes the man pages.
-pub fn man(a: &ManArgs) -> anyhow::Result<()> {
-    let cmd = Cli::command();
+/// Writes the man pages of `cmd`, the whole command line's definition.
+pub fn man(a: &ManArgs, cmd: clap::Command) -> anyhow::Result<()> {
     let Some(dir) = &a.dir else {
         let mut out = std::io::stdout().lock();
         clap_mangen::Man::new(cmd).render(&mut out)?;

@@ -111,8 +111,10 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // Neither needs the agent nor OPENV_HOME.
     match &cli.command {
-        Command::Completions(a) => return manuals::completions(a),
-        Command::Man(a) => return manuals::man(a),
+        Command::Completions(a) => {
+            return manuals::completions(a, <Cli as clap::CommandFactory>::command());
+        }
+        Command::Man(a) => return manuals::man(a, <Cli as clap::CommandFactory>::command()),
         _ => {}
     }
     let home = Home::from_env()?;
