@@ -46,6 +46,11 @@ if [ ! -f tests/js/node_modules/.package-lock.json ] ||
     (cd tests/js && npm install --no-audit --no-fund --silent)
 fi
 mkdir -p artifacts
+# tests/shims.rs also resolves a real pyenv shim: pyenv with an installed Python in
+# $PYENV_ROOT (default ~/.pyenv). No package registry ships pyenv, so it is not installed
+# here; the machine image has it, and the test fails under CI without it.
+[ -x "${PYENV_ROOT:-$HOME/.pyenv}/libexec/pyenv" ] ||
+    echo "test.sh: pyenv not found in ${PYENV_ROOT:-$HOME/.pyenv}: tests/shims.rs will fail" >&2
 
 # --- Rust tooling -----------------------------------------------------------------
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

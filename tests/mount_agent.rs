@@ -457,10 +457,13 @@ fn fifo_mode_serves_allowed_readers_and_is_recreated_when_removed() {
     let cat = p.sh("timeout 5 cat .env");
     assert!(cat.status.success());
     assert!(String::from_utf8_lossy(&cat.stdout).contains(&format!("API_KEY='{SECRET}'")));
-    // head is not allowed: EOF, no bytes.
+    // head is not allowed: it reads only the line that says so, no value.
     let t = Instant::now();
     let head = p.sh("timeout 5 head -c 1000 .env");
-    assert!(head.stdout.is_empty());
+    assert_eq!(
+        head.stdout,
+        openv_mount::RefusalReason::Denied.fifo_line().as_bytes()
+    );
     assert!(t.elapsed() < Duration::from_secs(1));
 
     std::fs::remove_file(p.env_file()).unwrap();
@@ -589,4 +592,41 @@ fn an_import_by_mount_reaches_the_other_mounts() {
     assert!(text.contains("IMPORTED_LATER=yes"), "{text}");
     let size = std::fs::metadata(p.env_file()).unwrap().len();
     assert_eq!(size, out.stdout.len() as u64);
+}
+
+#[test]
+fn editor_copies_are_git_ignored_and_git_is_denied_until_the_builtin_rule_is_lifted() {
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    assert!(p.sh("git init -q .").status.success());
+    p.mount("fuse");
+    let ignore = std::fs::read_to_string(p.dir.join(".gitignore")).unwrap();
+    for pattern in [".env", ".env.sw?", ".env.*.swp", ".env~", ".#.env"] {
+        assert!(
+            ignore.lines().any(|l| l == pattern),
+            "{pattern} in {ignore}"
+        );
+    }
+    let status = p.sh("touch .env.swp .env.swo .env~ .#.env && git status --porcelain");
+    let listed = String::from_utf8_lossy(&status.stdout);
+    assert!(!listed.contains(".env"), "{listed}");
+
+    // git is refused with no rule at all, and an allow rule for it needs the lift.
+    let out = p.sh("git hash-object .env");
+    assert!(!out.status.success());
+    let err = p.o.err(&["allow", "-e", "dev", "--exe", "git"]);
+    assert!(
+        err.contains("built-in") && err.contains("--lift-builtin"),
+        "{err}"
+    );
+    assert!(!p.sh("git hash-object .env").status.success());
+    p.o.ok(&["allow", "-e", "dev", "--exe", "git", "--lift-builtin"]);
+    let out = p.sh("git hash-object .env");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 pub use crate::error::{IdentifyError, MountError};
 pub use crate::fuse::fuse_available;
 pub use crate::process::{Ancestor, Reader, identify};
-pub use crate::request::{OpenHandler, OpenRequest, Stats};
+pub use crate::request::{OpenHandler, OpenRequest, Refusal, RefusalReason, Stats};
 pub use crate::stale::clean_stale;
 
 /// How the virtual file is served.
@@ -97,6 +97,12 @@ impl Shared {
     pub(crate) fn content(&self) -> ContentInfo {
         *self.content.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// An open is being served `len` bytes: `st_size` must cover them from now on.
+    pub(crate) fn raise_size(&self, len: u64) {
+        let mut content = self.content.lock().unwrap_or_else(PoisonError::into_inner);
+        content.size = content.size.max(len);
+    }
 }
 
 /// A live mount. Dropping it unmounts (or removes the FIFO), like [`Mount::unmount`] but
@@ -166,12 +172,20 @@ impl Mount {
     /// Tells the mount what the next open will be served: `size` is reported as `st_size`
     /// (bash's `source` reads exactly that many bytes) and `mtime` as the modification time.
     /// Call it whenever the content changes, and only then, so file watchers do not loop.
+    ///
+    /// FUSE: the kernel caches the attributes, so this also makes it forget them, and
+    /// returns once it has (or after a short bound). Never call it from
+    /// [`OpenHandler::on_open`]. An open served more bytes than `size` raises the reported
+    /// size to cover them, so `st_size` stays an upper bound of what an open is served.
     pub fn set_content_info(&self, size: u64, mtime: SystemTime) {
         *self
             .shared
             .content
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = ContentInfo { size, mtime };
+        if let Some(Backend::Fuse(m)) = &self.backend {
+            m.content_changed();
+        }
     }
 
     /// The virtual file's absolute path.

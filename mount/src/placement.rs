@@ -50,6 +50,12 @@ pub(crate) fn inspect(path: &Path) -> Result<Before, MountError> {
         Err(e) => return Err(prepare_err(path)(e)),
     };
     let kind = meta.file_type();
+    // A dead mount's cached attributes still answer the stat above.
+    if is_mount_point(path, &meta) && crate::stale::is_dead(path) {
+        return Err(MountError::StaleMount {
+            path: path.to_path_buf(),
+        });
+    }
     if is_mount_point(path, &meta) {
         return Err(MountError::AlreadyMounted {
             path: path.to_path_buf(),

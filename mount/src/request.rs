@@ -127,6 +127,71 @@ impl fmt::Debug for OpenRequest {
     }
 }
 
+/// Why an open was refused by the mount itself, before or without the owner's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// FIFO: more than one process holds it, and one stream cannot be split between them.
+    SharedFifo,
+    /// The reader could not be identified (it exited, or lives in another PID namespace).
+    Unidentified,
+    /// FIFO: the owner refused the reader (or did not answer in time).
+    Denied,
+    /// FIFO: the reader did not read and close within the stall timeout; the FIFO was
+    /// replaced by a fresh one so that the next reader is served.
+    Stalled,
+    /// FIFO: the mount stopped while the reader waited.
+    Unmounted,
+}
+
+impl RefusalReason {
+    /// The one line a FIFO reader reads instead of the content. No `=` and no `:`, so that no
+    /// loader takes it for an assignment (node's dotenv and godotenv read `KEY: value`);
+    /// a `-` after the first words makes godotenv and direnv fail showing it, and the
+    /// parentheses make bash's `source` fail with a syntax error that prints it.
+    #[must_use]
+    pub fn fifo_line(self) -> &'static str {
+        match self {
+            RefusalReason::SharedFifo => {
+                "openv not served - another process holds this FIFO (one reader at a time, see openv status)\n"
+            }
+            RefusalReason::Unidentified => {
+                "openv not served - openv could not tell which process is reading (see openv status)\n"
+            }
+            RefusalReason::Denied => {
+                "openv not served - this reader was refused (see openv status)\n"
+            }
+            RefusalReason::Stalled => {
+                "openv not served - the reader did not read in time (see openv status)\n"
+            }
+            RefusalReason::Unmounted => {
+                "openv not served - the mount was stopped (run openv mount or openv up)\n"
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::SharedFifo => "another process holds the FIFO",
+            RefusalReason::Unidentified => "the reader could not be identified",
+            RefusalReason::Denied => "denied",
+            RefusalReason::Stalled => "the reader did not read within the stall timeout",
+            RefusalReason::Unmounted => "the mount was stopped",
+        }
+    }
+}
+
+/// An open the mount refused on its own: the owner was never asked (or, for a stalled FIFO
+/// reader, was asked and served but the reader never read). For the owner's records.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The virtual file's path, as given to [`mount`](crate::mount).
+    pub path: PathBuf,
+    pub reason: RefusalReason,
+    /// The processes involved, as far as they are known.
+    pub pids: Vec<i32>,
+}
+
 /// Receives every open of a mount.
 ///
 /// Implemented for tokio's `UnboundedSender<OpenRequest>` (the usual choice: the owner
@@ -135,6 +200,12 @@ impl fmt::Debug for OpenRequest {
 /// open — or hand the request on and answer later. A request it drops is denied.
 pub trait OpenHandler: Send + Sync + 'static {
     fn on_open(&self, request: OpenRequest);
+
+    /// An open the mount refused without a request (see [`Refusal`]). Runs on the serving
+    /// thread: must not block. Ignored unless implemented.
+    fn on_refused(&self, refusal: Refusal) {
+        let _ = refusal;
+    }
 }
 
 impl OpenHandler for tokio::sync::mpsc::UnboundedSender<OpenRequest> {
@@ -160,12 +231,21 @@ pub struct Stats {
     /// Opens refused: denied by the owner, unanswered in time, or (FIFO) not attributable
     /// to exactly one process.
     pub denied: u64,
+    /// FUSE only: requests a reader waits for that the filesystem answered (OPEN, GETATTR,
+    /// READ, IOCTL, FLUSH, LOOKUP; not RELEASE, which `close` does not wait for): what a
+    /// read costs in round trips.
+    pub fuse_requests: u64,
+    /// The last open the mount refused on its own or a FIFO reader was told it is not
+    /// served, and why.
+    pub last_refusal: Option<RefusalReason>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     served: AtomicU64,
     denied: AtomicU64,
+    requests: AtomicU64,
+    last_refusal: std::sync::Mutex<Option<RefusalReason>>,
 }
 
 impl Counters {
@@ -177,10 +257,26 @@ impl Counters {
         self.denied.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn refused(&self, reason: RefusalReason) {
+        *self
+            .last_refusal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+    }
+
+    pub(crate) fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             served: self.served.load(Ordering::Relaxed),
             denied: self.denied.load(Ordering::Relaxed),
+            fuse_requests: self.requests.load(Ordering::Relaxed),
+            last_refusal: *self
+                .last_refusal
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
         }
     }
 }

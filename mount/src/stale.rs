@@ -52,8 +52,13 @@ pub fn clean_stale(path: &Path) -> Result<bool, MountError> {
     Ok(cleaned)
 }
 
-fn is_dead(path: &Path) -> bool {
-    matches!(fs::symlink_metadata(path), Err(e) if e.raw_os_error() == Some(nix::libc::ENOTCONN))
+/// "Transport endpoint is not connected". The attributes of a live mount are cached for a
+/// long time, and the kernel answers a plain `stat` from that cache even once the owner is
+/// dead: force a GETATTR to reach the filesystem.
+pub(crate) fn is_dead(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_FORCE_SYNC;
+    matches!(statx(CWD, path, flags, StatxFlags::BASIC_STATS), Err(e) if e == rustix::io::Errno::NOTCONN)
 }
 
 /// Mount points are listed canonically; a dead mount point itself cannot be canonicalized.

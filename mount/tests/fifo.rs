@@ -7,10 +7,16 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Owner, Policy, bash_source, cat, env_body, tempdir};
-use openv_mount::{Mode, MountError, MountOptions, Placement, mount};
+use openv_mount::{Mode, MountError, MountOptions, Placement, RefusalReason, mount};
+
+/// What a refused FIFO reader reads instead of the content.
+fn not_served(reason: RefusalReason) -> Vec<u8> {
+    reason.fifo_line().as_bytes().to_vec()
+}
 
 fn fifo_opts() -> MountOptions {
     MountOptions {
@@ -44,7 +50,11 @@ fn approved_cat_reads_the_bytes_and_a_denied_reader_gets_eof_quickly() {
         .map(|_| {
             let start = Instant::now();
             let out = Command::new("head").arg(&path).output().unwrap();
-            assert!(out.stdout.is_empty(), "a denied reader must read nothing");
+            assert_eq!(
+                out.stdout,
+                not_served(RefusalReason::Denied),
+                "a denied reader reads only why"
+            );
             start.elapsed()
         })
         .min()
@@ -52,10 +62,18 @@ fn approved_cat_reads_the_bytes_and_a_denied_reader_gets_eof_quickly() {
     assert!(took < Duration::from_millis(100), "denial took {took:?}");
 
     let names = vec!["API_KEY".to_string()];
-    // bash is not approved by this owner: sourcing reads nothing.
+    // bash is not approved by this owner: sourcing sets nothing, and fails loudly.
     assert_eq!(bash_source(&dir, ".env", &names), "\n");
+    let out = Command::new("bash")
+        .args(["-c", ". ./.env"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("openv not served"));
     let stats = m.stats();
-    assert_eq!((stats.served, stats.denied), (1, 4));
+    assert_eq!((stats.served, stats.denied), (1, 5));
+    assert_eq!(stats.last_refusal, Some(RefusalReason::Denied));
     let reader = &owner.readers()[0];
     assert_eq!(reader.pid, reader.tid);
     assert_eq!(
@@ -108,13 +126,18 @@ fn simultaneous_readers_never_get_a_partial_or_mixed_payload() {
             let b = spawn();
             for child in [a, b] {
                 let out = child.wait_with_output().unwrap();
+                let refused = [
+                    Vec::new(),
+                    not_served(RefusalReason::SharedFifo),
+                    not_served(RefusalReason::Unidentified),
+                ];
                 assert!(
-                    out.stdout.is_empty() || out.stdout == body,
+                    refused.contains(&out.stdout) || out.stdout == body,
                     "a reader got {} of {} bytes",
                     out.stdout.len(),
                     body.len()
                 );
-                served += usize::from(!out.stdout.is_empty());
+                served += usize::from(out.stdout == body);
             }
         }
         eprintln!(
@@ -144,12 +167,14 @@ fn a_payload_larger_than_the_default_pipe_buffer_arrives_whole() {
 }
 
 #[test]
-fn a_stalled_reader_does_not_block_the_next_one_beyond_the_stall_timeout() {
+fn a_stalled_reader_is_dropped_and_the_next_one_is_served() {
     let (_dir, dir) = tempdir();
     let path = dir.join(".env");
     let body = b"STALL=1\n".to_vec();
     let (tx, owner) = Owner::start(approve(), &body);
-    let m = mount(&path, fifo_opts(), tx).unwrap();
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&refusals);
+    let m = mount(&path, fifo_opts(), Recorder { tx, seen }).unwrap();
     // Opens the FIFO and never reads.
     let mut stalled = Command::new("python3")
         .args([
@@ -166,29 +191,82 @@ fn a_stalled_reader_does_not_block_the_next_one_beyond_the_stall_timeout() {
         .unwrap();
     assert_eq!(line, "open\n");
 
+    // Within the stall timeout, a reader shares the pipe with the staller: refused, and
+    // told so, within the bound.
     let start = Instant::now();
     let out = cat(&path);
     let took = start.elapsed();
     assert!(
-        took < Duration::from_millis(300 + 250),
+        took < Duration::from_secs(3),
         "the next reader waited {took:?}"
     );
-    // The stalled process still holds the FIFO and could read anything written: fail closed.
-    assert!(out.stdout.is_empty());
+    assert!(
+        out.stdout.is_empty() || out.stdout == not_served(RefusalReason::SharedFifo),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
+    // Past it, the staller is left with a FIFO nobody else can open, and readers are
+    // served again while it still holds that one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let served = loop {
+        let out = cat(&path);
+        if out.stdout == body || Instant::now() > deadline {
+            break out.stdout;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        served, body,
+        "served while the staller still holds its FIFO"
+    );
+    assert!(
+        stalled.try_wait().unwrap().is_none(),
+        "the staller is still there"
+    );
+    assert!(
+        refusals
+            .lock()
+            .unwrap()
+            .iter()
+            .any(
+                |r: &(RefusalReason, Vec<i32>)| r.0 == RefusalReason::Stalled
+                    && r.1.contains(&(stalled.id() as i32))
+            ),
+        "the owner heard of the stall: {:?}",
+        refusals.lock().unwrap()
+    );
     stalled.kill().unwrap();
     stalled.wait().unwrap();
-    assert_eq!(
-        cat(&path).stdout,
-        body,
-        "served again once the staller is gone"
-    );
+    assert_eq!(cat(&path).stdout, body);
     drop(m);
     owner.join();
 }
 
+/// The refusals a mount reported: (reason, pids).
+type Refusals = Arc<Mutex<Vec<(RefusalReason, Vec<i32>)>>>;
+
+/// Forwards opens to a test owner and records the refusals the mount reports.
+struct Recorder {
+    tx: tokio::sync::mpsc::UnboundedSender<openv_mount::OpenRequest>,
+    seen: Refusals,
+}
+
+impl openv_mount::OpenHandler for Recorder {
+    fn on_open(&self, request: openv_mount::OpenRequest) {
+        self.tx.on_open(request);
+    }
+
+    fn on_refused(&self, refusal: openv_mount::Refusal) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((refusal.reason, refusal.pids));
+    }
+}
+
 #[test]
-fn two_processes_holding_the_fifo_both_get_eof() {
+fn two_processes_holding_the_fifo_are_told_they_are_not_served() {
     let (_dir, dir) = tempdir();
     let path = dir.join(".env");
     let body = b"DUAL=1\n".to_vec();
@@ -197,15 +275,17 @@ fn two_processes_holding_the_fifo_both_get_eof() {
         Policy::ApproveExeAfter(vec!["python"], Duration::from_millis(300)),
         &body,
     );
-    let m = mount(&path, fifo_opts(), tx).unwrap();
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&refusals);
+    let m = mount(&path, fifo_opts(), Recorder { tx, seen }).unwrap();
     let script = r"
 import os, sys
 f = open(sys.argv[1], 'rb')
 pid = os.fork()
-n = len(f.read())
+data = f.read()
 if pid:
     os.waitpid(pid, 0)
-print(n, flush=True)
+print(repr(data), flush=True)
 ";
     let out = Command::new("python3")
         .args(["-c", script])
@@ -213,9 +293,20 @@ print(n, flush=True)
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "0\n0\n");
+    // One stream: one of the two reads the line, the other what is left (nothing).
+    let mut got: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    got.sort();
+    let line = String::from_utf8(not_served(RefusalReason::SharedFifo)).unwrap();
+    // Python's repr: b'...\n'.
+    let line = format!("b'{}\\n'", line.trim_end());
+    assert_eq!(got, vec!["b''".to_owned(), line]);
     assert_eq!(m.stats().served, 0);
     assert_eq!(m.stats().denied, 1);
+    assert_eq!(refusals.lock().unwrap()[0].0, RefusalReason::SharedFifo);
     drop(m);
     owner.join();
 }
@@ -252,9 +343,9 @@ fn a_reader_the_server_cannot_identify_gets_eof() {
     assert!(line.starts_with("ready"), "{line}");
     let start = Instant::now();
     let out = cat(&path);
-    // That server approves everyone: EOF here means it failed closed, after the ~200 ms it
-    // gives a reader's fd to show up.
-    assert!(out.stdout.is_empty());
+    // That server approves everyone: the line here means it failed closed, after the
+    // ~200 ms it gives a reader's fd to show up.
+    assert_eq!(out.stdout, not_served(RefusalReason::Unidentified));
     assert!(start.elapsed() < Duration::from_secs(2));
 }
 
@@ -271,7 +362,7 @@ fn an_unanswered_open_reads_eof_after_the_timeout() {
     let start = Instant::now();
     let out = cat(&path);
     let took = start.elapsed();
-    assert!(out.stdout.is_empty());
+    assert_eq!(out.stdout, not_served(RefusalReason::Denied));
     assert!(took >= Duration::from_millis(300), "{took:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(m.stats().denied, 1);
@@ -300,7 +391,7 @@ fn unmount_removes_the_fifo_and_releases_a_waiting_reader() {
     m.unmount().unwrap();
     assert!(start.elapsed() < Duration::from_secs(1));
     let out = child.wait_with_output().unwrap();
-    assert!(out.stdout.is_empty());
+    assert_eq!(out.stdout, not_served(RefusalReason::Unmounted));
     assert!(
         std::fs::symlink_metadata(&path).is_err(),
         "the FIFO is gone"

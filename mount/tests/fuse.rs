@@ -388,7 +388,8 @@ fn a_killed_owner_leaves_a_stale_mount_that_clean_stale_removes() {
     assert!(!clean_stale(&path).unwrap(), "a live mount is left alone");
 
     drop(server); // SIGKILL
-    let err = std::fs::metadata(&path).unwrap_err();
+    // (A plain stat may still be answered from the attribute cache; an open may not.)
+    let err = std::fs::File::open(&path).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(nix::libc::ENOTCONN));
     assert!(matches!(
         mount(&path, fuse_opts(), Owner::start(Policy::Hold, b"").0),
@@ -494,4 +495,141 @@ fn a_killed_owner_of_a_hidden_directory_mount_is_cleaned_too() {
     assert_eq!(cat(&path).stdout, b"B=2\n");
     drop(m);
     owner.join();
+}
+
+/// Python reports `st_size` and the bytes of one `open().read()`: the two must agree.
+fn python_size_and_len(path: &std::path::Path) -> (u64, usize) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import os,sys\nwith open(sys.argv[1],'rb') as f:\n print(os.fstat(f.fileno()).st_size, len(f.read()))")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    (it.next().unwrap(), it.next().unwrap() as usize)
+}
+
+#[test]
+fn a_content_change_is_seen_by_the_next_open_with_its_size() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let old = env_body(3, 0);
+    let (tx, owner) = Owner::start(approve_cat_bash(), &old);
+    let m = mount(&path, fuse_opts(), tx).unwrap();
+    m.set_content_info(old.len() as u64, SystemTime::now());
+    // Read once, so that the kernel holds the old size in its cache.
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), old.len() as u64);
+    assert_eq!(python_size_and_len(&path), (old.len() as u64, old.len()));
+
+    let names: Vec<String> = (0..40).map(|i| format!("VAR_{i}")).collect();
+    for round in 0..3 {
+        let new = env_body(40, 1000 * (round + 1));
+        owner.set_content(&new);
+        m.set_content_info(new.len() as u64, SystemTime::now());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), new.len() as u64);
+        assert_eq!(python_size_and_len(&path), (new.len() as u64, new.len()));
+        // bash reads exactly st_size bytes: a stale size would cut the file short.
+        let got = bash_source(&dir, ".env", &names);
+        assert_eq!(got.lines().count(), 40);
+        assert_eq!(got.lines().last().unwrap(), "value-39-xxxx");
+    }
+
+    // The owner serves more than it announced (it changed and has not said so yet): the
+    // open still reports a size that covers every byte.
+    let bigger = env_body(40, 9000);
+    owner.set_content(&bigger);
+    let (size, len) = python_size_and_len(&path);
+    assert_eq!(len, bigger.len());
+    assert!(size >= len as u64, "st_size {size} < {len} bytes served");
+    assert_eq!(bash_source(&dir, ".env", &names).lines().count(), 40);
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn readers_during_content_changes_each_get_one_complete_version() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let versions: Vec<Vec<u8>> = (0..4).map(|v| env_body(20 + v * 10, v * 3000)).collect();
+    let (tx, owner) = Owner::start(approve_cat_bash(), &versions[0]);
+    let m = mount(&path, fuse_opts(), tx).unwrap();
+    m.set_content_info(versions[0].len() as u64, SystemTime::now());
+    for round in 0..8 {
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                Command::new("cat")
+                    .arg(&path)
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let next = &versions[(round + 1) % versions.len()];
+        owner.set_content(next);
+        m.set_content_info(next.len() as u64, SystemTime::now());
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            assert!(
+                versions.contains(&out.stdout),
+                "a reader got {} bytes, not one whole version",
+                out.stdout.len()
+            );
+        }
+    }
+    drop(m);
+    owner.join();
+}
+
+#[test]
+fn a_read_costs_three_requests_and_a_python_read_four() {
+    if !fuse_or_skip() {
+        return;
+    }
+    let (_dir, dir) = tempdir();
+    let path = dir.join(".env");
+    let body = env_body(50, 0);
+    let served = body.clone();
+    // Serves everyone (this test process too), inline.
+    let m = mount(&path, fuse_opts(), move |r: openv_mount::OpenRequest| {
+        r.serve(zeroize::Zeroizing::new(served.clone()));
+    })
+    .unwrap();
+    m.set_content_info(body.len() as u64, SystemTime::now());
+    // The first read fills the kernel's attribute cache.
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    let before = m.stats().fuse_requests;
+    for _ in 0..10 {
+        assert_eq!(std::fs::read(&path).unwrap(), body);
+    }
+    // With attributes cached: no GETATTR (TTL 0 made it four).
+    let raw = (m.stats().fuse_requests - before) as f64 / 10.0;
+    assert!(raw <= 3.0, "{raw} requests per read(): OPEN, READ, READ");
+    let before = m.stats().fuse_requests;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import sys\nfor _ in range(10):\n with open(sys.argv[1]) as f: f.read()")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let python = (m.stats().fuse_requests - before) as f64 / 10.0;
+    // The tty check's IOCTL stays (the kernel forwards it every time); six with TTL 0.
+    assert!(
+        python <= 4.0,
+        "{python} requests per Python read: OPEN, IOCTL, READ, READ"
+    );
+    drop(m);
 }

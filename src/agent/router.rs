@@ -165,12 +165,15 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
             exe,
             cwd,
             for_secs,
+            lift_builtin,
         } => {
             let tier = match effect {
                 crate::store::rules::Effect::Allow => Human,
                 crate::store::rules::Effect::Deny => Agent,
             };
             act(tier, move |st| {
+                crate::approvals::builtin::check_allow(effect, &exe, lift_builtin)
+                    .map_err(AgentError::denied)?;
                 policy::add(st, env, effect, exe, cwd, for_secs)
             })
         }
@@ -286,6 +289,7 @@ mod tests {
             exe: "/usr/bin/env".into(),
             cwd: None,
             for_secs: None,
+            lift_builtin: false,
         };
         assert_eq!(tier_of(rule(Effect::Allow)), Tier::Human);
         assert_eq!(tier_of(rule(Effect::Deny)), Tier::Agent);

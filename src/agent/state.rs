@@ -154,6 +154,22 @@ impl State {
         }
     }
 
+    /// A read the mount refused by itself (see `FastPath::on_refused`).
+    pub fn audit_refusal(&mut self, r: &openv_mount::Refusal) {
+        tracing::info!(path = %r.path.display(), pids = ?r.pids, reason = r.reason.as_str(), "read refused by the mount");
+        let mut ev = Event::new(EventKind::Read)
+            .decision(crate::audit::Decision::Denied)
+            .rule(r.reason.as_str())
+            .detail(r.path.display().to_string());
+        if let Some(env) = self.mounts.env_of(&r.path) {
+            ev = ev.env(env);
+        }
+        if let Some(pid) = r.pids.first() {
+            ev = ev.pid(*pid);
+        }
+        self.audit(ev);
+    }
+
     /// Appends to the audit log; a failure is reported in the agent log, never fatal.
     pub fn audit(&mut self, event: Event) {
         if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(event)) {

@@ -5,6 +5,7 @@
 //! agent's `reads::decide` is its only caller for reads. Decisions are spoken in the
 //! vocabulary of [`verdict`].
 
+pub mod builtin;
 pub mod describe;
 mod exehash;
 pub mod grants;
@@ -134,6 +135,9 @@ impl Approvals {
             )));
         }
         let now = crate::store::now();
+        if let Some(reason) = builtin::check(self.rules(vault)?, env, reader, now) {
+            return Ok(Some(Verdict::deny(DenyCause::Policy, reason)));
+        }
         if let Some(rule) = policy::evaluate(self.rules(vault)?, env, reader, now) {
             let what = format!("{} rule #{}", rule.effect.as_str(), rule.id);
             return Ok(Some(match rule.effect {

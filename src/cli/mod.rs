@@ -11,6 +11,7 @@ mod import;
 mod init;
 mod launch;
 mod lock;
+mod manuals;
 mod mcp;
 mod mcp_servers;
 mod mount;
@@ -19,6 +20,7 @@ mod pending;
 mod policy;
 mod prompt;
 mod run;
+mod shims;
 mod status;
 mod up;
 mod var;
@@ -101,10 +103,22 @@ pub enum Command {
     Audit(audit::Args),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
+    /// Print a shell completion script (bash, zsh, fish): see docs/cli.md to install it.
+    Completions(manuals::CompletionsArgs),
+    /// Print the man page, or write one per command into DIR.
+    Man(manuals::ManArgs),
 }
 
 /// Runs one command; the error is printed by `main` as one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Neither needs the agent nor OPENV_HOME.
+    match &cli.command {
+        Command::Completions(a) => {
+            return manuals::completions(a, <Cli as clap::CommandFactory>::command());
+        }
+        Command::Man(a) => return manuals::man(a, <Cli as clap::CommandFactory>::command()),
+        _ => {}
+    }
     let home = Home::from_env()?;
     match cli.command {
         Command::Init(a) => init::run(&home, a).await,
@@ -132,5 +146,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hook(c) => hook::run(&home, c).await,
         Command::Audit(a) => audit::run(&home, a),
         Command::Agent(a) => agent_cmd::run(home, a).await,
+        Command::Completions(_) | Command::Man(_) => Ok(()),
     }
 }

@@ -136,8 +136,12 @@ pub async fn list(home: &Home, a: MountsArgs) -> anyhow::Result<()> {
     let e = mounts.iter().map(|m| m.env.len()).max().unwrap_or(3).max(3);
     println!("{:w$}  {:e$}  MODE  SERVED  DENIED  STATE", "PATH", "ENV");
     for m in mounts {
+        let last = m
+            .last_refused
+            .map(|r| format!(" (last refused: {r})"))
+            .unwrap_or_default();
         println!(
-            "{:w$}  {:e$}  {:4}  {:>6}  {:>6}  {}",
+            "{:w$}  {:e$}  {:4}  {:>6}  {:>6}  {}{last}",
             m.path, m.env, m.mode, m.served, m.denied, m.state
         );
     }

@@ -46,6 +46,10 @@ pub struct RuleArgs {
     /// Only for this long (e.g. 8h, 30m); default: until removed.
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub for_: Option<Duration>,
+    /// Allow an executable that a built-in rule denies in every environment (git: it
+    /// would copy the plaintext into the repository).
+    #[arg(long)]
+    pub lift_builtin: bool,
     /// An allow rule widens access: prove it is you (asked when needed).
     #[command(flatten)]
     pub proof: super::human::ProofArgs,
@@ -64,7 +68,7 @@ fn resolve_exe(exe: &Path) -> anyhow::Result<PathBuf> {
 
 pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()> {
     let env = crate::project::env_or_default(a.env)?;
-    let exe = resolve_exe(&a.exe)?;
+    let exe = super::shims::rule_exe(&a.exe, resolve_exe(&a.exe)?, a.cwd.as_deref())?;
     if is_script(&exe) {
         eprintln!(
             "note: {} is a script: a mounted .env sees its interpreter (see its #! line) as the reader, so allow that for reads; `openv run` and `openv launch` approve the script itself",
@@ -82,6 +86,7 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         exe: exe_s.clone(),
         cwd: cwd.clone(),
         for_secs: a.for_.map(|d| d.as_secs().max(1)),
+        lift_builtin: a.lift_builtin,
     };
     let Response::RuleAdded { id } = super::human::call(&mut client(home), &req, &a.proof).await?
     else {

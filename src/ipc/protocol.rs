@@ -127,6 +127,10 @@ pub enum Request {
         exe: String,
         cwd: Option<String>,
         for_secs: Option<u64>,
+        /// Allow an executable a built-in rule denies (git). Human tier: the field a proof
+        /// of the human will be bound to.
+        #[serde(default)]
+        lift_builtin: bool,
     },
     PolicyList,
     PolicyRemove {

@@ -33,6 +33,10 @@ pub struct MountInfo {
     pub state: String,
     pub served: u64,
     pub denied: u64,
+    /// Why the last open the mount refused by itself (or a FIFO reader told it is not
+    /// served) was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refused: Option<String>,
 }
 
 pub fn mode_name(m: Mode) -> &'static str {
@@ -187,6 +191,7 @@ impl Mounts {
                     },
                     served: stats.served,
                     denied: stats.denied,
+                    last_refused: stats.last_refusal.map(|r| r.as_str().to_owned()),
                 }
             })
             .collect();
@@ -197,6 +202,7 @@ impl Mounts {
             state: format!("not serving: {why}"),
             served: 0,
             denied: 0,
+            last_refused: None,
         }));
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out

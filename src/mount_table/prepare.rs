@@ -60,8 +60,10 @@ fn git(dir: &Path, args: &[&str]) -> Option<bool> {
         .map(|s| s.success())
 }
 
-/// Refuses a path tracked by git; makes sure it is git-ignored. Returns a note for the
-/// user when `.gitignore` was changed. Outside a work tree (or without git) does nothing.
+/// Refuses a path tracked by git; makes sure it is git-ignored, and with it the names editors
+/// save copies under (vim's swap file, backup `~` files, emacs' lock and backups), which hold
+/// the plaintext of a mounted file. Returns a note for the user when `.gitignore` was
+/// changed. Outside a work tree (or without git) does nothing.
 pub fn check_git(path: &Path) -> Result<Option<String>, String> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Ok(None);
@@ -76,7 +78,28 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
             dir.display()
         ));
     }
-    if git(dir, &["check-ignore", "-q", "--", name]) == Some(true) {
+    // vim names the swap file of `.env` `.env.swp` and of `app.env` `.app.env.swp`.
+    let swap = if name.starts_with('.') {
+        name.to_owned()
+    } else {
+        format!(".{name}")
+    };
+    // (pattern, a file name it must cover)
+    let wanted = [
+        (name.to_owned(), name.to_owned()),
+        (format!("{swap}.sw?"), format!("{swap}.swp")),
+        (format!("{name}.*.swp"), format!("{name}.local.swp")),
+        (format!("{name}~"), format!("{name}~")),
+        (format!(".#{name}"), format!(".#{name}")),
+    ];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(_, example)| {
+            git(dir, &["check-ignore", "-q", "--no-index", "--", example]) != Some(true)
+        })
+        .map(|(pattern, _)| pattern.as_str())
+        .collect();
+    if missing.is_empty() {
         return Ok(None);
     }
     let ignore = dir.join(".gitignore");
@@ -84,8 +107,10 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(name);
-    text.push('\n');
+    for pattern in &missing {
+        text.push_str(pattern);
+        text.push('\n');
+    }
     let new = !ignore.exists();
     fs::write(&ignore, text).map_err(|e| format!("cannot update {}: {e}", ignore.display()))?;
     if new {
@@ -93,7 +118,11 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
         use std::os::unix::fs::PermissionsExt;
         let _ = fs::set_permissions(&ignore, fs::Permissions::from_mode(0o644));
     }
-    Ok(Some(format!("added {name} to {}", ignore.display())))
+    Ok(Some(format!(
+        "added {} to {}",
+        missing.join(" "),
+        ignore.display()
+    )))
 }
 
 /// A FUSE file mount needs a file underneath; once unmounted, an empty one is ours.

@@ -13,9 +13,9 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use nix::sys::stat::Mode;
@@ -94,13 +94,19 @@ fn make_fifo(path: &Path) -> Result<Made, (bool, std::io::Error)> {
     })
 }
 
+/// The FIFO now at the path: replaced when a reader stalls (see `Serving::replace_fifo`).
+#[derive(Debug)]
+struct Current {
+    inode: InodeId,
+    anchor: Arc<OwnedFd>,
+}
+
 /// A FIFO being served by its own thread.
 #[derive(Debug)]
 pub(crate) struct FifoServer {
     path: PathBuf,
     before: Before,
-    inode: InodeId,
-    anchor: Arc<OwnedFd>,
+    current: Arc<Mutex<Current>>,
     stop: Arc<AtomicBool>,
     events: mpsc::Sender<Event>,
     thread: Option<JoinHandle<()>>,
@@ -132,13 +138,18 @@ impl FifoServer {
             opens,
         } = made;
         let anchor = Arc::new(anchor);
+        let current = Arc::new(Mutex::new(Current {
+            inode: inode.clone(),
+            anchor: Arc::clone(&anchor),
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let (events_tx, events_rx) = mpsc::channel();
         let serving = Serving {
             path: path.to_path_buf(),
             me: i32::try_from(std::process::id()).unwrap_or(0),
             inode: inode.clone(),
-            anchor: Arc::clone(&anchor),
+            anchor,
+            current: Arc::clone(&current),
             stop: Arc::clone(&stop),
             events_tx: events_tx.clone(),
             events: events_rx,
@@ -151,8 +162,7 @@ impl FifoServer {
         let mut server = FifoServer {
             path: path.to_path_buf(),
             before,
-            inode,
-            anchor,
+            current,
             stop,
             events: events_tx,
             thread: None,
@@ -175,19 +185,27 @@ impl FifoServer {
         }
     }
 
+    fn current(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Stops the thread (waking its blocked open) and removes the FIFO.
     pub(crate) fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.events.send(Event::Stop);
-        // Held until the thread is gone, so any open it still starts returns at once.
-        let waker = pipe::open_own_reader(&self.anchor);
+        // Held until the thread is gone, so any open it still starts returns at once. The
+        // thread replaces the FIFO only before it checks the stop flag, so this is the one
+        // it may block on.
+        let anchor = Arc::clone(&self.current().anchor);
+        let waker = pipe::open_own_reader(&anchor);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
         // Readers that arrived while the thread was busy are still blocked in open.
-        pipe::release_waiting(&self.anchor);
+        let current = self.current();
+        pipe::release_waiting(&current.anchor);
         drop(waker);
-        let inode = &self.inode;
+        let inode = &current.inode;
         placement::restore_after_fifo(&self.path, self.before, |m| {
             m.dev() == inode.dev && m.ino() == inode.ino
         });

@@ -91,6 +91,13 @@ pub(crate) fn release_waiting(anchor: &OwnedFd) {
     drop(reopen(anchor, true, true));
 }
 
+/// Like [`release_waiting`], writing `line` (no secret, shorter than `PIPE_BUF`) first.
+pub(crate) fn tell_waiting(anchor: &OwnedFd, line: &str) {
+    if let Ok(mut w) = reopen(anchor, true, true) {
+        let _ = w.write(line.as_bytes());
+    }
+}
+
 /// Whether any process still has the FIFO open for reading (the write end reports POLLERR
 /// once none has).
 pub(crate) fn has_readers(writer: &File) -> bool {

@@ -2,21 +2,22 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use zeroize::Zeroizing;
 
-use super::{Event, FifoResponder, pipe};
+use super::{Current, Event, FifoResponder, make_fifo, pipe};
 use crate::Shared;
 use crate::process::{Holder, InodeId, facts, holders, still_holds};
-use crate::request::{Decision, OpenHandler, OpenRequest};
+use crate::request::{Decision, OpenHandler, OpenRequest, Refusal, RefusalReason};
 
 /// How long a reader's fd may take to show up in /proc after its open returned.
 const IDENTIFY_WINDOW: Duration = Duration::from_millis(200);
@@ -51,6 +52,8 @@ pub(super) struct Serving {
     pub me: i32,
     pub inode: InodeId,
     pub anchor: Arc<OwnedFd>,
+    /// The FIFO at the path, as the server sees it (for stop): updated with ours.
+    pub current: Arc<Mutex<Current>>,
     pub stop: Arc<AtomicBool>,
     pub events_tx: mpsc::Sender<Event>,
     pub events: mpsc::Receiver<Event>,
@@ -66,7 +69,7 @@ impl Serving {
         self.stop.load(Ordering::SeqCst)
     }
 
-    pub(super) fn run(self) {
+    pub(super) fn run(mut self) {
         // A reader that closes early must give us EPIPE, not kill the process.
         let _ = pthread_sigmask(
             SigmaskHow::SIG_BLOCK,
@@ -76,6 +79,7 @@ impl Serving {
         let mut answered: Vec<Holder> = Vec::new();
         let mut pause = Duration::from_millis(1);
         let mut next_id = 0;
+        let mut told_hidden = false;
         while !self.stopping() {
             let writer = match pipe::open_writer(&self.anchor) {
                 Ok(w) => w,
@@ -90,11 +94,16 @@ impl Serving {
             }
             // Every open from here on shows up in `opens`; see deliver().
             self.opens.settle(SETTLE);
-            answered = match self.find_holders(&writer, &answered) {
+            let found = self.find_holders(&writer, &answered);
+            if !matches!(found, Found::Hidden) {
+                told_hidden = false;
+            }
+            answered = match found {
                 Found::New(holders) => {
                     pause = Duration::from_millis(1);
                     next_id += 1;
-                    self.answer(writer, holders, next_id)
+                    let still = self.answer(writer, holders, next_id);
+                    self.drop_stalled(still)
                 }
                 Found::Nobody => Vec::new(),
                 // Readers answered earlier have not closed yet: nothing new to answer, and
@@ -106,13 +115,95 @@ impl Serving {
                     holders
                 }
                 // Someone we cannot see (another PID namespace?) holds it: fail closed.
+                // It is told why once: while it holds the FIFO, each round finds it again,
+                // and a second line would land in the same read.
                 Found::Hidden => {
-                    let holders = self.refuse(writer, Vec::new());
+                    let tell = !told_hidden;
+                    told_hidden = true;
+                    let holders =
+                        self.refuse_as(writer, Vec::new(), RefusalReason::Unidentified, tell);
                     back_off(&mut pause);
                     holders
                 }
             };
         }
+    }
+
+    /// `still` hold the FIFO past the stall timeout (answer() and refuse() return only once
+    /// the holders closed or that deadline passed): readers that opened and never read, or
+    /// never closed. Puts a fresh FIFO at the path so the next reader is served; they keep
+    /// the old one, which nobody else can open any more. Returns who still holds ours.
+    fn drop_stalled(&mut self, still: Vec<Holder>) -> Vec<Holder> {
+        if still.is_empty() || self.stopping() {
+            return still;
+        }
+        let mut pids: Vec<i32> = still.iter().map(|h| h.pid).collect();
+        pids.dedup();
+        match self.replace_fifo() {
+            Ok(()) => {
+                tracing::info!(path = %self.path.display(), ?pids, "a FIFO reader stalled; the FIFO was replaced");
+                self.refused(RefusalReason::Stalled, pids);
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot replace the FIFO a stalled reader holds");
+                still
+            }
+        }
+    }
+
+    /// Makes a new FIFO next to the path and renames it over the path, if the path is still
+    /// our FIFO.
+    fn replace_fifo(&mut self) -> std::io::Result<()> {
+        let meta = std::fs::symlink_metadata(&self.path)?;
+        if meta.dev() != self.inode.dev || meta.ino() != self.inode.ino {
+            return Err(std::io::Error::other("the path is no longer our FIFO"));
+        }
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = self
+            .path
+            .with_file_name(format!(".{name}.openv-{}", std::process::id()));
+        let made = make_fifo(&tmp).map_err(|(ours, e)| {
+            if ours {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            e
+        })?;
+        if let Err(e) = std::fs::rename(&tmp, &self.path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        // Whoever opened the old FIFO meanwhile shares it with the staller and waits in
+        // open for a writer that will never come: tell them why and let them go. Twice, for
+        // an open that looked the path up just before the rename.
+        for round in 0..2 {
+            if round > 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            pipe::tell_waiting(&self.anchor, RefusalReason::SharedFifo.fifo_line());
+        }
+        // inotify watches the inode, so the watch made on the temporary name still holds.
+        self.inode = InodeId {
+            name: self.inode.name.clone(),
+            ..made.inode
+        };
+        self.anchor = Arc::new(made.anchor);
+        self.opens = made.opens;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Current {
+            inode: self.inode.clone(),
+            anchor: Arc::clone(&self.anchor),
+        };
+        Ok(())
+    }
+
+    /// Tells the owner about a refusal it did not decide.
+    fn refused(&self, reason: RefusalReason, pids: Vec<i32>) {
+        self.shared.counters.refused(reason);
+        self.handler.on_refused(Refusal {
+            path: self.path.clone(),
+            reason,
+            pids,
+        });
     }
 
     /// Asks the owner about the one process holding the FIFO and serves or refuses it.
@@ -122,14 +213,14 @@ impl Serving {
         let pids: BTreeSet<i32> = holders.iter().map(|h| h.pid).collect();
         let [pid] = pids.into_iter().collect::<Vec<_>>()[..] else {
             // Several processes would share one stream.
-            return self.refuse(writer, holders);
+            return self.refuse(writer, holders, RefusalReason::SharedFifo);
         };
         // Command line and parents are loaded by the owner when it needs them, as for FUSE.
         let (reader, process) = match facts(pid, None) {
             Ok(found) => found,
             Err(e) => {
                 tracing::info!(error = %e, "FIFO reader could not be identified");
-                return self.refuse(writer, holders);
+                return self.refuse(writer, holders, RefusalReason::Unidentified);
             }
         };
         let responder = FifoResponder {
@@ -142,7 +233,12 @@ impl Serving {
                 .with_lazy_details(process),
         );
         let Some(bytes) = self.wait_for(id) else {
-            return self.refuse(writer, holders);
+            let reason = if self.stopping() {
+                RefusalReason::Unmounted
+            } else {
+                RefusalReason::Denied
+            };
+            return self.refuse(writer, holders, reason);
         };
         let slow = asked.elapsed() > RECHECK_AFTER;
         // One deadline for reading and closing: a stalled reader delays the next by at most
@@ -155,12 +251,36 @@ impl Serving {
         still
     }
 
-    /// Closes without writing (the holders read EOF) and waits for them to close in turn, so
-    /// that our next open does not hand them a second, blocking read.
-    fn refuse(&self, writer: File, holders: Vec<Holder>) -> Vec<Holder> {
+    /// Writes the one line that says why instead of the content (a pipe cannot return an
+    /// error), closes, and waits for the holders to close in turn, so that our next open
+    /// does not hand them a second, blocking read.
+    fn refuse(&self, writer: File, holders: Vec<Holder>, reason: RefusalReason) -> Vec<Holder> {
+        self.refuse_as(writer, holders, reason, true)
+    }
+
+    /// [`refuse`](Self::refuse), writing the line only when `tell`.
+    fn refuse_as(
+        &self,
+        writer: File,
+        holders: Vec<Holder>,
+        reason: RefusalReason,
+        tell: bool,
+    ) -> Vec<Holder> {
         // Counted before the close: a reader that sees EOF sees updated stats.
         self.shared.counters.denied();
+        // Shorter than PIPE_BUF, so written whole or not at all; it carries no secret, so
+        // it does not matter which holder reads it.
+        if tell {
+            let _ = (&writer).write(reason.fifo_line().as_bytes());
+        }
         drop(writer);
+        self.shared.counters.refused(reason);
+        // The owner decided a denial (or the stop) itself; the rest it hears about here.
+        if tell && !matches!(reason, RefusalReason::Denied | RefusalReason::Unmounted) {
+            let mut pids: Vec<i32> = holders.iter().map(|h| h.pid).collect();
+            pids.dedup();
+            self.refused(reason, pids);
+        }
         self.wait_released(holders, Instant::now() + self.stall_timeout)
     }
 
@@ -241,6 +361,8 @@ impl Serving {
         let single_name = writer.metadata().is_ok_and(|m| m.nlink() == 1);
         if now.as_ref() != Some(&expected) || !single_name {
             self.shared.counters.denied();
+            let _ = (&writer).write(RefusalReason::SharedFifo.fifo_line().as_bytes());
+            self.refused(RefusalReason::SharedFifo, expected.into_iter().collect());
             return (None, Vec::new());
         }
         // In one write if the pipe can hold it all: readers then get all of it or none.

@@ -6,18 +6,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
-    OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
-    ReplyOpen, Request,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, IoctlFlags,
+    LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyIoctl, ReplyOpen, Request,
 };
 
+use super::attrs::{ATTR_TTL, Attrs};
 use super::pending::{PendingOpen, Slot, Snapshots, Watchdog, deny};
 use crate::Shared;
 use crate::process::facts;
-use crate::request::{OpenHandler, OpenRequest};
+use crate::request::{OpenHandler, OpenRequest, Refusal, RefusalReason};
 
-/// Attributes are never cached: size and mtime change with the owner's content.
-const TTL: Duration = Duration::ZERO;
+/// Attributes and the entry are cached long; [`Attrs`] drops them whenever size or mtime change.
+const TTL: Duration = ATTR_TTL;
 const DIR_INO: INodeNo = INodeNo::ROOT;
 const CHILD_INO: INodeNo = INodeNo(2);
 
@@ -40,14 +41,20 @@ pub(crate) struct EnvFs {
     pub snapshots: Arc<Snapshots>,
     pub watchdog: Arc<Watchdog>,
     pub handler: Arc<dyn OpenHandler>,
+    pub attrs: Arc<Attrs>,
+}
+
+/// The file's inode number in `layout`.
+pub(crate) fn file_ino(layout: &Layout) -> INodeNo {
+    match layout {
+        Layout::File => INodeNo::ROOT,
+        Layout::Dir { .. } => CHILD_INO,
+    }
 }
 
 impl EnvFs {
     fn file_ino(&self) -> INodeNo {
-        match self.layout {
-            Layout::File => INodeNo::ROOT,
-            Layout::Dir { .. } => CHILD_INO,
-        }
+        file_ino(&self.layout)
     }
 
     fn is_dir(&self, ino: INodeNo) -> bool {
@@ -61,6 +68,7 @@ impl EnvFs {
         let size = fh
             .and_then(|fh| self.snapshots.len_of(fh.0))
             .unwrap_or(content.size);
+        self.attrs.reported(size);
         attr(
             self.file_ino(),
             FileType::RegularFile,
@@ -112,6 +120,7 @@ fn attr(
 
 impl Filesystem for EnvFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.shared.counters.request();
         match &self.layout {
             Layout::Dir { name: file } if parent == DIR_INO && name == file => {
                 reply.entry(&TTL, &self.file_attr(None), Generation(0));
@@ -121,6 +130,7 @@ impl Filesystem for EnvFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.shared.counters.request();
         if ino == self.file_ino() {
             reply.attr(&TTL, &self.file_attr(fh));
         } else if self.is_dir(ino) {
@@ -131,6 +141,7 @@ impl Filesystem for EnvFs {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.shared.counters.request();
         if ino != self.file_ino() {
             reply.error(Errno::EISDIR);
             return;
@@ -147,6 +158,12 @@ impl Filesystem for EnvFs {
                 tracing::info!(error = %e, "open from an unidentifiable process denied");
                 self.shared.counters.denied();
                 reply.error(Errno::EACCES);
+                self.shared.counters.refused(RefusalReason::Unidentified);
+                self.handler.on_refused(Refusal {
+                    path: self.path.clone(),
+                    reason: RefusalReason::Unidentified,
+                    pids: vec![tid],
+                });
                 return;
             }
         };
@@ -155,6 +172,7 @@ impl Filesystem for EnvFs {
             slot: Arc::clone(&slot),
             snapshots: Arc::clone(&self.snapshots),
             shared: Arc::clone(&self.shared),
+            attrs: Arc::clone(&self.attrs),
         };
         let request = OpenRequest::new(reader, self.path.clone(), Box::new(pending))
             .with_lazy_details(process);
@@ -180,6 +198,7 @@ impl Filesystem for EnvFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.shared.counters.request();
         self.snapshots
             .with_range(fh.0, offset, size, |range| match range {
                 Some(bytes) => reply.data(bytes),
@@ -187,7 +206,36 @@ impl Filesystem for EnvFs {
             });
     }
 
-    // No `flush`: answering ENOSYS once makes the kernel stop sending one on every close.
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        self.shared.counters.request();
+        // ENOSYS once makes the kernel stop sending a FLUSH on every close. Answered here
+        // rather than by fuser's default, which logs a warning each time.
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        self.shared.counters.request();
+        // Python's open() asks whether the file is a terminal (TCGETS): a regular file
+        // answers ENOTTY. The kernel sends this on every such open; it is no warning.
+        reply.error(Errno::ENOTTY);
+    }
 
     fn release(
         &self,
@@ -199,6 +247,7 @@ impl Filesystem for EnvFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        // Not counted: close() does not wait for RELEASE.
         self.snapshots.release(fh.0);
         reply.ok();
     }

@@ -1,5 +1,6 @@
 //! FUSE mode: mount, serve on a session thread, unmount.
 
+mod attrs;
 mod fs;
 mod pending;
 
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
 
+use self::attrs::Attrs;
 use self::fs::{EnvFs, Layout};
 use self::pending::{Snapshots, Watchdog};
 use crate::error::MountError;
@@ -56,6 +58,7 @@ pub(crate) struct FuseMount {
     unmounter: SessionUnmounter,
     session: Option<JoinHandle<std::io::Result<()>>>,
     watchdog: Arc<Watchdog>,
+    attrs: Arc<Attrs>,
 }
 
 impl FuseMount {
@@ -78,7 +81,16 @@ impl FuseMount {
             })?,
         );
         let snapshots = Arc::new(Snapshots::default());
-        let fs = |layout| EnvFs {
+        // The file's inode number depends on where the mount lands: one Attrs per layout.
+        let file_attrs = Arc::new(Attrs::new(fs::file_ino(&Layout::File)));
+        let dir_attrs = Arc::new(Attrs::new(fs::file_ino(&Layout::Dir {
+            name: Default::default(),
+        })));
+        let fs = |layout: Layout| EnvFs {
+            attrs: Arc::clone(match layout {
+                Layout::File => &file_attrs,
+                Layout::Dir { .. } => &dir_attrs,
+            }),
             layout,
             path: path.to_path_buf(),
             uid: nix::unistd::getuid().as_raw(),
@@ -98,9 +110,16 @@ impl FuseMount {
         };
         let mut session = session;
         let unmounter = session.unmount_callable();
-        let thread = std::thread::Builder::new()
-            .name("openv-fuse".into())
-            .spawn(move || session.run());
+        let attrs = match layout {
+            Layout::File => file_attrs,
+            Layout::Dir { .. } => dir_attrs,
+        };
+        let started = attrs.start(session.notifier());
+        let thread = started.and_then(|()| {
+            std::thread::Builder::new()
+                .name("openv-fuse".into())
+                .spawn(move || session.run())
+        });
         let mut mount = FuseMount {
             path: path.to_path_buf(),
             mount_point,
@@ -109,6 +128,7 @@ impl FuseMount {
             unmounter,
             session: None,
             watchdog,
+            attrs,
         };
         match thread {
             Ok(t) => {
@@ -132,9 +152,15 @@ impl FuseMount {
         }
     }
 
+    /// Makes the kernel forget the file's size and mtime: the next stat asks again.
+    pub(crate) fn content_changed(&self) {
+        self.attrs.invalidate_now();
+    }
+
     /// Denies pending opens, unmounts (lazily if busy), puts the path back as it was.
     pub(crate) fn stop(mut self) -> Result<(), MountError> {
         self.watchdog.stop();
+        self.attrs.stop();
         let (result, detached) = match self.unmounter.unmount() {
             Ok(()) => (Ok(()), false),
             // Busy: a reader still holds the file. Detach now; the session thread serves

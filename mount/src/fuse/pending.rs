@@ -6,9 +6,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fuser::{Errno, FileHandle, FopenFlags, ReplyOpen};
+use fuser::{Errno, ReplyOpen};
 use zeroize::Zeroizing;
 
+use super::attrs::Attrs;
 use crate::Shared;
 use crate::request::{Decision, Responder};
 
@@ -99,6 +100,7 @@ pub(crate) struct PendingOpen {
     pub slot: Arc<Slot>,
     pub snapshots: Arc<Snapshots>,
     pub shared: Arc<Shared>,
+    pub attrs: Arc<Attrs>,
 }
 
 impl Responder for PendingOpen {
@@ -109,10 +111,11 @@ impl Responder for PendingOpen {
                 let Some(reply) = self.slot.take() else {
                     return;
                 };
+                let len = bytes.len() as u64;
                 let fh = self.snapshots.insert(bytes);
                 self.shared.counters.served();
                 // Direct I/O: every read comes to us, so each handle reads its own snapshot.
-                reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+                self.attrs.answer_open(reply, fh, len, &self.shared);
             }
             Decision::Deny => deny(&self.slot, &self.shared),
         }

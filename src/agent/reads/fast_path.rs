@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use openv_mount::{OpenHandler, OpenRequest};
+use openv_mount::{OpenHandler, OpenRequest, Refusal};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::agent::state::State;
@@ -37,6 +37,23 @@ impl FastPath {
 }
 
 impl OpenHandler for FastPath {
+    /// A refusal the agent did not decide (a FIFO shared or stalled, a reader that could
+    /// not be identified): into the audit log, from a thread of its own (this is the
+    /// mount's serving thread). `openv mounts` shows it from the mount's stats.
+    fn on_refused(&self, refusal: Refusal) {
+        let Some(state) = self.state.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("openv-refusal".into())
+            .spawn(move || {
+                let mut st = state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                st.audit_refusal(&refusal);
+            });
+    }
+
     fn on_open(&self, req: OpenRequest) {
         let Some(state) = self.state.get().and_then(Weak::upgrade) else {
             return self.forward(req);
