@@ -7,7 +7,7 @@ use openv_mount::{Mode, Mount, OpenRequest, Placement, Reader};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
-use super::state::{OpError, State};
+use super::state::{OpError, Rendered, State};
 use crate::approvals::pending::Outcome;
 use crate::approvals::{Check, PromptJob, Verdict, describe};
 use crate::audit::{Decision, Event, EventKind};
@@ -294,7 +294,10 @@ impl State {
         let mtime = self.env_mtime(env);
         let size = match self.vault() {
             Ok(v) if v.is_unlocked() => v.read_values(env).ok().and_then(|vals| {
-                crate::render::rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v))).ok()
+                // Each open gets its reader's dialect: the size must cover the longest.
+                Some(crate::render::max_rendered_len(
+                    vals.iter().map(|(n, v)| (n.as_str(), v)),
+                ))
             }),
             _ => None,
         };
@@ -324,27 +327,21 @@ impl State {
         }
     }
 
-    /// The rendered file and the names in it (cached while unlocked).
-    fn render_env(&mut self, env: &str) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), StoreError> {
-        if let Some(r) = self.rendered.get(env) {
-            return Ok((r.names.clone(), r.bytes.clone()));
+    /// The file in `dialect` and the names in it (cached while unlocked).
+    fn render_env(
+        &mut self,
+        env: &str,
+        dialect: crate::render::Dialect,
+    ) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), OpError> {
+        if !self.rendered.contains_key(env) {
+            let values = self.vault()?.read_values(env)?;
+            self.rendered.insert(env.to_owned(), Rendered::new(values));
         }
-        let values = self.vault()?.read_values(env)?;
-        let bytes = crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(
-            |reason| StoreError::Unrepresentable {
-                name: env.to_owned(),
-                reason,
-            },
-        )?;
-        let names: Vec<String> = values.into_iter().map(|(n, _)| n).collect();
-        self.rendered.insert(
-            env.to_owned(),
-            super::state::Rendered {
-                names: names.clone(),
-                bytes: bytes.clone(),
-            },
-        );
-        Ok((names, bytes))
+        let r = self.rendered.get_mut(env).expect("inserted above");
+        let bytes = r
+            .get(dialect)
+            .map_err(|e| OpError::Other(ErrorCode::InvalidInput, e.to_string()))?;
+        Ok((r.names(), bytes))
     }
 
     /// Answers an open at once when a rule or grant covers it and the environment's
@@ -453,7 +450,7 @@ impl State {
             _ => verdict,
         };
         let (kind, decision, rule, names) = match verdict {
-            Verdict::Allow { because } => match self.render_env(env) {
+            Verdict::Allow { because } => match self.render_env(env, reader_dialect(&mut req)) {
                 Ok((names, bytes)) => {
                     // Answer first: the record's details (command line, parents) are read
                     // afterwards: the open's answer does not wait for them.
@@ -463,7 +460,10 @@ impl State {
                     self.audit(ev.names(names));
                     return;
                 }
-                Err(e) => (EventKind::Read, Decision::Denied, e.to_string(), None),
+                Err(e) => {
+                    self.note_refused_read(&req, &e);
+                    (EventKind::Read, Decision::Denied, e.to_string(), None)
+                }
             },
             Verdict::Deny { reason } => {
                 let kind = if reason.starts_with(crate::approvals::RATE_LIMITED) {
@@ -484,6 +484,27 @@ impl State {
             ev = ev.names(names);
         }
         self.audit(ev);
+    }
+
+    /// Keeps the last few render refusals for `openv status`.
+    fn note_refused_read(&mut self, req: &OpenRequest, e: &OpError) {
+        const KEEP: usize = 8;
+        let exe = req
+            .reader
+            .exe
+            .as_ref()
+            .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+        let line = format!(
+            "{} {} (pid {}) denied {}: {e}",
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+            exe,
+            req.reader.pid,
+            req.path.display()
+        );
+        if self.refused_reads.len() == KEEP {
+            self.refused_reads.pop_front();
+        }
+        self.refused_reads.push_back(line);
     }
 
     /// The audit record of one answered open.
@@ -514,6 +535,19 @@ impl State {
         }
         ev
     }
+}
+
+/// The dialect `req`'s reader parses `.env` in; node's command line is loaded for it.
+fn reader_dialect(req: &mut OpenRequest) -> crate::render::Dialect {
+    if req
+        .reader
+        .exe
+        .as_deref()
+        .is_some_and(crate::render::needs_cmdline)
+    {
+        req.load_details();
+    }
+    crate::render::for_open(req.reader.exe.as_deref(), &req.reader.cmdline, &req.path)
 }
 
 /// An open waiting for a person.

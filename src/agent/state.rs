@@ -34,25 +34,15 @@ pub struct State {
     /// (zeroized) on any change to that environment, so a hot read skips SQLite and the
     /// decryption of every value.
     pub(super) rendered: std::collections::HashMap<String, Rendered>,
+    /// The latest reads refused for their dialect, for `openv status`.
+    pub(super) refused_reads: std::collections::VecDeque<String>,
     /// Set while a passphrase prompt triggered by a read is open: later readers wait on
     /// it instead of opening a second one.
     pub(super) unlocking: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
-/// One environment's rendered .env and the names in it.
-pub(super) struct Rendered {
-    pub names: Vec<String>,
-    pub bytes: zeroize::Zeroizing<Vec<u8>>,
-}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rendered")
-            .field("names", &self.names)
-            .field("bytes", &"<redacted>")
-            .finish()
-    }
-}
+/// One environment's values and its renderings per reader dialect.
+pub(super) type Rendered = crate::render::cache::Renderings;
 
 /// Why a request failed: a store error, or something about the request itself.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +110,7 @@ impl State {
             approvals,
             audit,
             rendered: std::collections::HashMap::new(),
+            refused_reads: std::collections::VecDeque::new(),
             unlocking: None,
             home,
             config,
@@ -288,10 +279,17 @@ impl State {
                 }
                 Response::Deleted { variables }
             }
-            Request::VarList { env } => Response::Variables {
-                variables: self.vault()?.list_vars(&env)?,
-                environment: env,
-            },
+            Request::VarList { env } => {
+                let vault = self.vault()?;
+                let mut variables = vault.list_vars(&env)?;
+                if let Ok(values) = vault.read_values(&env) {
+                    crate::render::report::annotate(&mut variables, &values);
+                }
+                Response::Variables {
+                    variables,
+                    environment: env,
+                }
+            }
             Request::VarDeclare { env, names } => Response::Names {
                 names: self.vault()?.declare_vars(&env, &names)?,
             },
@@ -499,6 +497,7 @@ impl State {
                 .filter(|t| *t > std::time::SystemTime::now())
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             mounts: self.mounts.len() as u64,
+            refused_reads: self.refused_reads.iter().cloned().collect(),
         }
     }
 

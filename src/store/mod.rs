@@ -120,6 +120,10 @@ pub struct VarInfo {
     /// Unix seconds of the last change.
     pub updated: i64,
     pub source: Option<ValueSource>,
+    /// Dialects (`render::Dialect::as_str`) that cannot read the value exactly; filled
+    /// by the agent while unlocked, empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_by: Vec<String>,
 }
 
 /// The storage interface the agent uses. Every mutating call is one transaction.
