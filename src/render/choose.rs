@@ -45,33 +45,6 @@ pub fn choose_dialect(
     }
 }
 
-/// The dialect for an open of the mounted file `mount` by `exe` running `cmdline`: the
-/// `render = "..."` of that mount in its directory's `openv.toml` wins; the mount's
-/// directory is the project whose `package.json` is consulted for node.
-pub fn for_open(exe: Option<&Path>, cmdline: &[String], mount: &Path) -> Dialect {
-    let dir = mount.parent();
-    let explicit = dir.and_then(|d| explicit_render(d, mount));
-    match exe {
-        Some(exe) => choose_dialect(exe, cmdline, dir, explicit),
-        None => explicit.unwrap_or(Dialect::Common),
-    }
-}
-
-/// `render = "..."` of the `[[mount]]` for `mount` in `dir/openv.toml`. A file that
-/// does not parse gives none: `openv up` reports its errors.
-fn explicit_render(dir: &Path, mount: &Path) -> Option<Dialect> {
-    let file = dir.join(crate::project::FILE_NAME);
-    if !file.is_file() {
-        return None;
-    }
-    let project = crate::project::Project::load(&file).ok()?;
-    project
-        .mounts
-        .iter()
-        .find(|m| m.path == mount || m.path.canonicalize().ok().as_deref() == Some(mount))
-        .and_then(|m| m.render)
-}
-
 /// node runs node's own loader (`--env-file`), dotenvx, Vite, Next.js or plain dotenv.
 fn node(cmdline: &[String], project_dir: Option<&Path>) -> Dialect {
     let args = cmdline.iter().skip(1);

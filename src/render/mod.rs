@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 use crate::secret::SecretValue;
 use forms::{Form, Rules};
 
-pub use choose::{choose_dialect, for_open, needs_cmdline};
+pub use choose::{choose_dialect, needs_cmdline};
 pub use common::{Unrepresentable, check_value, render, rendered_len};
 
 /// A family of `.env` readers that parse the file the same way.
