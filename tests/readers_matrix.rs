@@ -94,6 +94,9 @@ fn which(name: &str) -> Option<PathBuf> {
     exe_of("sh", &["-c", &format!("command -v {name}")])
 }
 
+/// Builds a reader's command for a mount directory and the names to print.
+type MakeCmd = Box<dyn Fn(&Path, &[String]) -> Command + Send + Sync>;
+
 /// One reader: how to run it on a mount, and the executable that opens the file.
 struct Reader {
     label: &'static str,
@@ -102,10 +105,10 @@ struct Reader {
     exe: Option<PathBuf>,
     /// What the reader needs to be installed, for the notice.
     needs: &'static str,
-    cmd: Box<dyn Fn(&Path, &[String]) -> Command + Send + Sync>,
+    cmd: MakeCmd,
 }
 
-fn python(mode: &'static str) -> Box<dyn Fn(&Path, &[String]) -> Command + Send + Sync> {
+fn python(mode: &'static str) -> MakeCmd {
     Box::new(move |dir, names| {
         let mut c = Command::new("python3");
         c.arg(readers_dir().join("python_reader.py"))
@@ -116,10 +119,7 @@ fn python(mode: &'static str) -> Box<dyn Fn(&Path, &[String]) -> Command + Send 
     })
 }
 
-fn node(
-    mode: &'static str,
-    target_is_dir: bool,
-) -> Box<dyn Fn(&Path, &[String]) -> Command + Send + Sync> {
+fn node(mode: &'static str, target_is_dir: bool) -> MakeCmd {
     Box::new(move |dir, names| {
         let mut c = Command::new("node");
         c.arg(readers_dir().join("node_reader.cjs")).arg(mode);

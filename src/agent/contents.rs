@@ -40,11 +40,9 @@ fn refresh_paths(st: &mut State, env: &str, paths: &[PathBuf]) {
     }
     let mtime = env_mtime(st, env);
     let size = match st.vault() {
-        Ok(v) if v.is_unlocked() => v.read_values(env).ok().and_then(|vals| {
+        Ok(v) if v.is_unlocked() => v.read_values(env).ok().map(|vals| {
             // Each open gets its reader's dialect: the size must cover the longest.
-            Some(crate::render::max_rendered_len(
-                vals.iter().map(|(n, v)| (n.as_str(), v)),
-            ))
+            crate::render::max_rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v)))
         }),
         _ => None,
     };
