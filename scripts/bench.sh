@@ -13,6 +13,10 @@ echo "## openv mcp"
 cargo bench --locked --quiet --bench mcp 2>/dev/null | grep '^|'
 
 echo
+echo "## rendering per dialect (1,000 variables)"
+cargo bench --locked --quiet --bench render 2>/dev/null | grep '^|'
+
+echo
 echo "## approvals and audit"
 cargo bench --locked --quiet --bench approvals 2>/dev/null | grep '^|'
 echo

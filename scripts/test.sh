@@ -25,6 +25,16 @@ command -v git >/dev/null || need+=(git)
 # A preload library built by the clean-agent tests; the unit check of `openv agent install`.
 command -v cc >/dev/null || need+=(gcc)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# Real .env readers of other languages (tests/readers_matrix.rs): Go's godotenv (built
+# offline from Debian's source package), direnv, Ruby dotenv, phpdotenv, docker-compose.
+command -v go >/dev/null || need+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/joho/godotenv ] || need+=(golang-github-joho-godotenv-dev)
+command -v direnv >/dev/null || need+=(direnv)
+command -v ruby >/dev/null || need+=(ruby)
+dpkg -s ruby-dotenv >/dev/null 2>&1 || need+=(ruby-dotenv)
+command -v php >/dev/null || need+=(php-cli)
+[ -f /usr/share/php/Dotenv/autoload.php ] || need+=(php-vlucas-phpdotenv)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     as_root apt-get update -qq
@@ -42,7 +52,7 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 if [ ! -f tests/js/node_modules/.package-lock.json ] ||
     [ tests/js/package.json -nt tests/js/node_modules/.package-lock.json ]; then
-    echo "test.sh: installing node packages (dotenv, MCP inspector, Codex and Claude Code CLIs)"
+    echo "test.sh: installing node packages (dotenv, dotenvx, Vite, @next/env, bun, deno, MCP inspector, Codex and Claude Code CLIs)"
     (cd tests/js && npm install --no-audit --no-fund --silent)
 fi
 mkdir -p artifacts

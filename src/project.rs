@@ -9,6 +9,7 @@
 //! path = ".env"          # relative to this file's directory
 //! env = "myapp-dev"      # optional: the default above
 //! mode = "auto"          # optional: auto, fuse or fifo
+//! render = "node"        # optional: the .env dialect for every reader (docs/cli.md)
 //!
 //! [mcp.servers.github]
 //! command = "npx"
@@ -43,6 +44,8 @@ pub struct MountSpec {
     pub written: String,
     pub env: Option<String>,
     pub mode: String,
+    /// An explicit dialect for every open (`render = "..."`): wins over the reader's.
+    pub render: Option<crate::render::Dialect>,
     pub line: usize,
 }
 
@@ -72,6 +75,7 @@ struct RawMount {
     path: Spanned<String>,
     env: Option<Spanned<String>>,
     mode: Option<Spanned<String>>,
+    render: Option<Spanned<String>>,
 }
 
 impl Project {
@@ -160,12 +164,26 @@ impl Project {
                     ));
                 }
             };
+            let render = match &m.render {
+                None => None,
+                Some(s) => Some(crate::render::Dialect::parse(s.get_ref()).ok_or_else(|| {
+                    at(
+                        s.span(),
+                        format!(
+                            "render {:?}: use one of {}",
+                            s.get_ref(),
+                            crate::render::Dialect::names()
+                        ),
+                    )
+                })?),
+            };
             let line = locate(text, Some(m.path.span())).line;
             mounts.push(MountSpec {
                 path: root.join(&written),
                 written,
                 env: m.env.map(Spanned::into_inner),
                 mode,
+                render,
                 line,
             });
         }

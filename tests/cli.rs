@@ -51,11 +51,24 @@ fn bad_input_is_refused_and_changes_nothing() {
 fn unrepresentable_value_is_refused_without_echoing_it() {
     let o = Openv::new();
     o.ok(&["env", "create", "dev"]);
-    let value = format!("{CANARY}'\"\\$mix");
+    // No dialect can hold a NUL: refused.
+    let value = format!("{CANARY}\0x");
     let err = o.err_stdin(&["var", "set", "-e", "dev", "NASTY"], value.as_bytes());
     assert!(err.contains("NASTY"), "{err}");
     assert!(!err.contains(CANARY), "value echoed: {err}");
     assert!(o.ok(&["var", "list", "-e", "dev"]).contains("no variables"));
+    // Some dialects cannot hold this one: stored, with a warning naming the readers.
+    let value = format!("{CANARY}'\"`$mix");
+    let out = o.run_stdin(&["var", "set", "-e", "dev", "MIXED"], value.as_bytes());
+    assert!(out.status.success());
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("MIXED") && warning.contains("node"),
+        "{warning}"
+    );
+    assert!(!warning.contains(CANARY), "value echoed: {warning}");
+    let list = o.ok(&["var", "list", "-e", "dev"]);
+    assert!(list.contains("MIXED") && list.contains("node"), "{list}");
 }
 
 #[test]

@@ -40,8 +40,9 @@ fn refresh_paths(st: &mut State, env: &str, paths: &[PathBuf]) {
     }
     let mtime = env_mtime(st, env);
     let size = match st.vault() {
-        Ok(v) if v.is_unlocked() => v.read_values(env).ok().and_then(|vals| {
-            crate::render::rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v))).ok()
+        Ok(v) if v.is_unlocked() => v.read_values(env).ok().map(|vals| {
+            // Each open gets its reader's dialect: the size must cover the longest.
+            crate::render::max_rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v)))
         }),
         _ => None,
     };
@@ -68,31 +69,31 @@ fn refresh_paths(st: &mut State, env: &str, paths: &[PathBuf]) {
     }
 }
 
-/// The rendered file and the names in it (cached while unlocked).
+/// Why a mount cannot serve an environment to a reader.
+#[derive(Debug, thiserror::Error)]
+pub enum Unservable {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The reader's dialect cannot hold one of the values.
+    #[error(transparent)]
+    Refused(#[from] crate::render::Refusal),
+}
+
+/// The file in `dialect` and the names in it (cached while unlocked).
 pub fn render_env(
     st: &mut State,
     env: &str,
-) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), StoreError> {
-    if let Some(r) = st.rendered.get(env) {
-        return Ok((r.names.clone(), r.bytes.clone()));
+    dialect: crate::render::Dialect,
+) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), Unservable> {
+    if !st.rendered.contains_key(env) {
+        let values = st.vault()?.read_values(env)?;
+        st.rendered.insert(env.to_owned(), Rendered::new(values));
     }
-    let values = st.vault()?.read_values(env)?;
-    let bytes =
-        crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(|reason| {
-            StoreError::Unrepresentable {
-                name: env.to_owned(),
-                reason,
-            }
-        })?;
-    let names: Vec<String> = values.into_iter().map(|(n, _)| n).collect();
-    st.rendered.insert(
-        env.to_owned(),
-        Rendered {
-            names: names.clone(),
-            bytes: bytes.clone(),
-        },
-    );
-    Ok((names, bytes))
+    let Some(r) = st.rendered.get_mut(env) else {
+        return Err(StoreError::Locked.into());
+    };
+    let bytes = r.get(dialect)?;
+    Ok((r.names(), bytes))
 }
 
 /// The mtime a restored mount reports before anything is rendered.

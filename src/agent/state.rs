@@ -57,25 +57,15 @@ pub struct State {
     /// (zeroized) on any change to that environment, so a hot read skips SQLite and the
     /// decryption of every value.
     pub(crate) rendered: HashMap<String, Rendered>,
+    /// The latest reads refused for their dialect, for `openv status`.
+    pub(crate) refused_reads: std::collections::VecDeque<String>,
     /// Set while a passphrase prompt triggered by a read is open: later readers wait on
     /// it instead of opening a second one.
     pub(crate) unlocking: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
-/// One environment's rendered .env and the names in it.
-pub(crate) struct Rendered {
-    pub names: Vec<String>,
-    pub bytes: zeroize::Zeroizing<Vec<u8>>,
-}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rendered")
-            .field("names", &self.names)
-            .field("bytes", &"<redacted>")
-            .finish()
-    }
-}
+/// One environment's values and its renderings per reader dialect.
+pub(crate) type Rendered = crate::render::cache::Renderings;
 
 impl State {
     pub fn new(home: Home, config: Config, mounts: Mounts, watcher: Option<MountWatcher>) -> Self {
@@ -101,6 +91,7 @@ impl State {
             approvals,
             audit,
             rendered: HashMap::new(),
+            refused_reads: std::collections::VecDeque::new(),
             unlocking: None,
             home,
             config,

@@ -34,6 +34,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         humantime::format_duration(std::time::Duration::from_secs(s.idle_lock_secs))
     );
     println!("mounts:       {}", s.mounts);
+    for r in &s.refused_reads {
+        println!("refused read: {r}");
+    }
     println!(
         "approvals:    prompt {}, {} pending, {} session grants",
         s.prompt, s.pending, s.grants

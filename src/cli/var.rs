@@ -75,6 +75,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
             check_var_name(&name)?;
             let value = prompt::value(&name)?;
             check_value_len(&name, value.len())?;
+            let warning = crate::render::report::warning(&name, value.expose());
             client(home)
                 .call(&Request::VarSet {
                     env: env.clone(),
@@ -83,6 +84,9 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 })
                 .await?;
             println!("set {name} in {env}");
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
         }
         VarCommand::List { env, json } => {
             let env = crate::project::env_or_default(env)?;
@@ -109,7 +113,11 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 .max()
                 .unwrap_or(4)
                 .max(4);
-            writeln!(out, "{:w$}  VALUE  SOURCE     CHANGED", "NAME")?;
+            writeln!(
+                out,
+                "{:w$}  VALUE  SOURCE     CHANGED              UNREADABLE BY",
+                "NAME"
+            )?;
             // Rows changed together share a timestamp: format each distinct one once.
             let mut last: Option<(i64, String)> = None;
             for v in &variables {
@@ -119,10 +127,15 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 let changed = last.as_ref().map_or("", |(_, s)| s.as_str());
                 writeln!(
                     out,
-                    "{:w$}  {:5}  {:9}  {changed}",
+                    "{:w$}  {:5}  {:9}  {changed:19}  {}",
                     v.name,
                     if v.has_value { "set" } else { "unset" },
                     v.source.map_or("-", |s| s.as_str()),
+                    if v.unreadable_by.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        v.unreadable_by.join(",")
+                    },
                 )?;
             }
             out.flush()?;

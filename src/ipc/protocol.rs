@@ -254,6 +254,10 @@ pub struct StatusInfo {
     /// Set while prompts are being refused because of the rate limit.
     pub rate_limited_until: Option<String>,
     pub mounts: u64,
+    /// The latest reads refused because the reader's dialect cannot hold a value
+    /// (names the variable, dialect and reader; never a value), newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_reads: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -238,7 +238,7 @@ fn check_batch(vars: &[(String, SecretValue)]) -> Result<(), StoreError> {
     for (name, value) in vars {
         check_var_name(name)?;
         check_value_len(name, value.len())?;
-        render::check_value(value.expose()).map_err(|reason| StoreError::Unrepresentable {
+        render::check_storable(value.expose()).map_err(|reason| StoreError::Unrepresentable {
             name: name.clone(),
             reason,
         })?;
@@ -347,6 +347,7 @@ impl Backend for SqliteVault {
                 source: r
                     .get::<_, Option<String>>(3)?
                     .and_then(|s| ValueSource::parse(&s)),
+                unreadable_by: Vec::new(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -50,4 +50,8 @@ pub struct VarInfo {
     /// Unix seconds of the last change.
     pub updated: i64,
     pub source: Option<ValueSource>,
+    /// Dialects (`render::Dialect::as_str`) that cannot read the value exactly; filled
+    /// by the agent while unlocked, empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_by: Vec<String>,
 }

@@ -98,21 +98,28 @@ pub fn finish(st: &mut State, mut req: OpenRequest, env: &str, verdict: Verdict)
         v => v,
     };
     let denial = match verdict {
-        Verdict::Allow { because } => match crate::agent::contents::render_env(st, env) {
-            Ok((names, bytes)) => {
-                // Answer first: the record's details (command line, parents) are read
-                // afterwards: the open's answer does not wait for them.
-                let cmdline = describe::label_needs_cmdline(req.reader.exe.as_deref());
-                let (reader, path) = req.serve_then_describe(bytes, cmdline);
-                let ev = read_event(env, reader, &path, Decision::Allowed, &because);
-                st.audit(ev.names(names));
-                return;
+        Verdict::Allow { because } => {
+            match crate::agent::contents::render_env(st, env, super::dialect::of_reader(&mut req)) {
+                Ok((names, bytes)) => {
+                    // Answer first: the record's details (command line, parents) are read
+                    // afterwards: the open's answer does not wait for them.
+                    let cmdline = describe::label_needs_cmdline(req.reader.exe.as_deref());
+                    let (reader, path) = req.serve_then_describe(bytes, cmdline);
+                    let ev = read_event(env, reader, &path, Decision::Allowed, &because);
+                    st.audit(ev.names(names));
+                    return;
+                }
+                Err(e) => {
+                    if let crate::agent::contents::Unservable::Refused(r) = &e {
+                        super::dialect::note_refused(st, &req, r);
+                    }
+                    crate::approvals::Denial {
+                        cause: DenyCause::Unavailable,
+                        reason: e.to_string(),
+                    }
+                }
             }
-            Err(e) => crate::approvals::Denial {
-                cause: DenyCause::Unavailable,
-                reason: e.to_string(),
-            },
-        },
+        }
         Verdict::Deny(d) => d,
     };
     req.load_details();

@@ -8,13 +8,14 @@
 //!    [`decide::begin`] asks the approvals ([`decide::rule`]: rules, grants, or a person).
 //! 3. A read that needs a person waits in [`wait::for_person`] without the state lock,
 //!    bounded by the prompt timeout.
-//! 4. [`decide::finish`] serves the bytes or denies, and writes the audit record
-//!    ([`record`]).
+//! 4. [`decide::finish`] serves the bytes, rendered in the reader's dialect
+//!    ([`dialect`]), or denies, and writes the audit record ([`record`]).
 //!
 //! `openv run`'s values (`requests::consent::resolve`) are approved by the same
 //! [`decide::rule`] and [`wait::for_person`].
 
 pub mod decide;
+mod dialect;
 pub mod fast_path;
 mod record;
 pub mod serve;

@@ -10,8 +10,18 @@ use crate::secret::{Charset, SecretValue};
 use crate::store::{Backend, StoreError, ValueSource};
 
 pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
+    let vault = st.vault()?;
+    let mut variables = vault.list_vars(&env)?;
+    // Unlocked: say which dialects cannot read each value (names only leave the agent).
+    if let Ok(values) = vault.read_values(&env) {
+        for v in &mut variables {
+            if let Some((_, value)) = values.iter().find(|(n, _)| *n == v.name) {
+                v.unreadable_by = crate::render::report::unreadable_names(value.expose());
+            }
+        }
+    }
     Ok(Response::Variables {
-        variables: st.vault()?.list_vars(&env)?,
+        variables,
         environment: env,
     })
 }

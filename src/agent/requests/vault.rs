@@ -45,6 +45,7 @@ pub fn status(st: &mut State) -> Response {
             .filter(|t| *t > std::time::SystemTime::now())
             .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
         mounts: st.mounts.len() as u64,
+        refused_reads: st.refused_reads.iter().cloned().collect(),
     })
 }
 

@@ -75,6 +75,11 @@ pub async fn check(ctx: &Ctx<'_>, a: CheckArgs) -> Result<Done, ToolError> {
         .filter(|v| !scan.expected.contains_key(&v.name))
         .map(|v| v.name.as_str())
         .collect();
+    let unreadable: serde_json::Map<String, serde_json::Value> = variables
+        .iter()
+        .filter(|v| !v.unreadable_by.is_empty())
+        .map(|v| (v.name.clone(), json!(v.unreadable_by)))
+        .collect();
     let missing_names: Vec<String> = missing.keys().cloned().collect();
     let detail = format!(
         "{} missing, {} unset, {} unused",
@@ -91,6 +96,9 @@ pub async fn check(ctx: &Ctx<'_>, a: CheckArgs) -> Result<Done, ToolError> {
         "unset": unset,
         "unused": unused,
         "ambient_not_counted": ambient,
+        // Per variable, the reader dialects denied the file because they cannot read
+        // its value exactly (see docs/cli.md, "Dialects").
+        "unreadable_by": unreadable,
         "scanned": scan.scanned,
     }))
     .env(a.environment)

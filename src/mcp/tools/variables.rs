@@ -249,6 +249,11 @@ pub async fn append(ctx: &Ctx<'_>, a: AppendArgs) -> Result<Done, ToolError> {
         .cloned()
         .partition(|n| !before.iter().any(|v| v.name == *n));
     let stored: Vec<String> = plan.values.iter().map(|(n, _)| n.clone()).collect();
+    let warnings: Vec<String> = plan
+        .values
+        .iter()
+        .filter_map(|(n, v)| crate::render::report::warning(n, v.expose()))
+        .collect();
     let generated: Vec<String> = plan.generate.iter().flat_map(|(_, n)| n.clone()).collect();
 
     let mut applied = Vec::new();
@@ -270,6 +275,9 @@ pub async fn append(ctx: &Ctx<'_>, a: AppendArgs) -> Result<Done, ToolError> {
         "stored": stored,
         "generated": generated,
     });
+    if !warnings.is_empty() {
+        answer["warnings"] = json!(warnings);
+    }
     if !stored.is_empty() {
         answer["note"] = json!(
             "stored values are marked as agent-supplied (source: agent); the user can review them with `openv var list`"

@@ -1,5 +1,6 @@
-//! Values -> `.env` bytes that dotenvy, python-dotenv, node's dotenv and bash's
-//! `set -a; . ./.env` all read back exactly, or a refusal that says which reader cannot.
+//! The common dialect, for readers openv does not recognise: `.env` bytes that dotenvy,
+//! python-dotenv, node's dotenv and bash's `set -a; . ./.env` all read back exactly, or
+//! a refusal that says which reader cannot.
 //!
 //! Each value gets the most readable form every reader agrees on:
 //! * bare `NAME=value` for a conservative ASCII charset (no quoting, `~`, `$`, `#`, spaces);
@@ -13,7 +14,22 @@
 
 use zeroize::Zeroizing;
 
+use super::forms::{Form, Rules, Why, is_bare, no_escapes};
 use crate::secret::SecretValue;
+
+pub(super) const RULES: Rules = Rules {
+    form,
+    escape: no_escapes,
+};
+
+fn form(value: &str) -> Result<Form, Why> {
+    match quote_for(value) {
+        Ok("") => Ok(Form::Bare),
+        Ok("'") => Ok(Form::Single),
+        Ok(_) => Ok(Form::Double),
+        Err(e) => Err(e.reason()),
+    }
+}
 
 /// A value (or name) that at least one supported reader cannot read back exactly.
 /// The message names the reader and the reason; it never contains the value.
@@ -45,6 +61,11 @@ impl Unrepresentable {
             name: None,
             problem,
         }
+    }
+
+    /// A NUL character: the one thing no dialect can hold.
+    pub(super) fn nul() -> Self {
+        Self::new(Problem::Nul)
     }
 
     fn named(mut self, name: &str) -> Self {
@@ -109,27 +130,6 @@ impl Unrepresentable {
     }
 }
 
-/// Characters no reader treats specially in a bare value. Excluded on purpose: quotes,
-/// `\`, `$`, backtick (escapes, expansion), `#` (node: comment), whitespace (trimmed or
-/// word-splitting), `~` (bash expands it after `=` and `:`), shell metacharacters, and
-/// non-ASCII (dotenvy trims Unicode whitespace).
-fn is_bare(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_-.,/:@%+=".contains(c)
-}
-
-/// python-dotenv's `${NAME}` / `${NAME:-default}` pattern (`\$\{[^}:]*(:-[^}]*)?\}`),
-/// which it expands in every value, however quoted.
-fn has_python_interpolation(value: &str) -> bool {
-    value.match_indices("${").any(|(i, _)| {
-        let rest = &value[i + 2..];
-        match rest.find(['}', ':']) {
-            Some(j) if rest[j..].starts_with('}') => true,
-            Some(j) => rest[j..].starts_with(":-") && rest[j + 2..].contains('}'),
-            None => false,
-        }
-    })
-}
-
 /// The quote to wrap `value` in (`""` for bare), or why no form works for all readers.
 fn quote_for(value: &str) -> Result<&'static str, Unrepresentable> {
     use Problem::*;
@@ -141,7 +141,7 @@ fn quote_for(value: &str) -> Result<&'static str, Unrepresentable> {
     if value.contains('\r') {
         return refuse(CarriageReturn);
     }
-    if has_python_interpolation(value) {
+    if super::forms::has_braced_interpolation(value) {
         return refuse(PythonInterpolation);
     }
     if value.chars().all(is_bare) {
