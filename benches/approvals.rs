@@ -11,7 +11,7 @@ use openv::approvals::{Approvals, PromptMode, Settings};
 use openv::store::Backend;
 use openv::store::SlotSecret;
 use openv::store::keyslot::create_keyfile;
-use openv::store::local::Effect;
+use openv::store::rules::Effect;
 use openv::store::sqlite::SqliteVault;
 
 fn time<F: FnMut()>(n: usize, mut f: F) -> Duration {
