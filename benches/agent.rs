@@ -3,54 +3,14 @@
 //! through the agent is `benches/fuse_read.rs`.
 //! Run with `cargo bench --bench agent` (or scripts/bench.sh).
 
+mod common;
+
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_openv");
-
-struct Home {
-    _dir: tempfile::TempDir,
-    home: std::path::PathBuf,
-    key: std::path::PathBuf,
-}
-
-impl Home {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args).env("OPENV_HOME", &self.home);
-        c
-    }
-    fn ok(&self, args: &[&str]) -> Vec<u8> {
-        let out = self
-            .cmd(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openv");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["agent", "stop"]).output();
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p95(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() * 95 / 100]
-}
+use common::home::Home;
+use common::stats::{median, p95};
 
 fn time_cmd(h: &Home, args: &[&str], n: usize) -> Vec<Duration> {
     (0..n)
@@ -80,13 +40,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn main() {
     // `cargo bench` passes --bench; nothing to filter.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let h = Home {
-        home: dir.path().join("h"),
-        key: dir.path().join("key"),
-        _dir: dir,
-    };
-    h.ok(&["init", "--keyfile", h.key.to_str().expect("utf8")]);
+    let h = Home::init();
 
     // Idle memory of a fresh agent with a small vault.
     h.ok(&["env", "create", "small"]);
@@ -118,18 +72,18 @@ fn main() {
     println!("|---|---|---|---|");
     println!(
         "| `openv status --json` round trip (process start to exit) | {:.2} ms | {:.2} ms | < 3 ms median |",
-        median(status_times.clone()).as_secs_f64() * 1e3,
-        p95(status_times).as_secs_f64() * 1e3
+        median(&status_times).as_secs_f64() * 1e3,
+        p95(&status_times).as_secs_f64() * 1e3
     );
     println!(
         "| `openv var list` of 10,000 variables, end to end | {:.2} ms | {:.2} ms | < 20 ms |",
-        median(list_times.clone()).as_secs_f64() * 1e3,
-        p95(list_times).as_secs_f64() * 1e3
+        median(&list_times).as_secs_f64() * 1e3,
+        p95(&list_times).as_secs_f64() * 1e3
     );
     println!(
         "| `openv var list --json` of 10,000 variables | {:.2} ms | {:.2} ms | - |",
-        median(list_json_times.clone()).as_secs_f64() * 1e3,
-        p95(list_json_times).as_secs_f64() * 1e3
+        median(&list_json_times).as_secs_f64() * 1e3,
+        p95(&list_json_times).as_secs_f64() * 1e3
     );
     println!(
         "| agent idle resident memory (small vault) | {:.1} MB | - | < 15 MB |",
@@ -150,11 +104,15 @@ fn human_tier() {
     let h = Home {
         home: dir.path().join("h"),
         key: dir.path().join("key"),
-        _dir: dir,
+        dir,
     };
     let pass = h.home.parent().expect("parent").join("pass");
     std::fs::write(&pass, "bench pass phrase\n").expect("pass");
-    let mut init = h.cmd(&["init"]).stdin(Stdio::piped()).spawn().expect("init");
+    let mut init = h
+        .cmd(&["init"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("init");
     init.stdin
         .take()
         .expect("stdin")
@@ -170,13 +128,7 @@ fn human_tier() {
         &["allow", "-e", "dev", "--exe", exe, "--passphrase-file", p],
         10,
     );
-    let kdir = tempfile::tempdir().expect("tempdir");
-    let k = Home {
-        home: kdir.path().join("h"),
-        key: kdir.path().join("key"),
-        _dir: kdir,
-    };
-    k.ok(&["init", "--keyfile", k.key.to_str().expect("utf8")]);
+    let k = Home::init();
     k.ok(&["env", "create", "dev"]);
     let key = k.key.to_str().expect("utf8");
     let allow_key = time_cmd(
@@ -187,15 +139,23 @@ fn human_tier() {
     let row = |what: &str, v: Vec<Duration>, target: &str| {
         println!(
             "| {what} | {:.1} ms | {:.1} ms | {target} |",
-            median(v.clone()).as_secs_f64() * 1e3,
-            p95(v).as_secs_f64() * 1e3
+            median(&v).as_secs_f64() * 1e3,
+            p95(&v).as_secs_f64() * 1e3
         );
     };
-    row("`openv policy deny` (agent tier, no proof), baseline", deny, "-");
+    row(
+        "`openv policy deny` (agent tier, no proof), baseline",
+        deny,
+        "-",
+    );
     row(
         "`openv allow --passphrase-file` (human tier: argon2id proof + rule)",
         allow,
         "< 1.5 s",
     );
-    row("`openv allow --keyfile` (human tier: key-file proof + rule)", allow_key, "-");
+    row(
+        "`openv allow --keyfile` (human tier: key-file proof + rule)",
+        allow_key,
+        "-",
+    );
 }

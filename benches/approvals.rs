@@ -1,8 +1,11 @@
 //! The approval check for a covered read: a rule hit and a grant hit, on a real vault and
 //! the real identity of this process. Run with `cargo bench --bench approvals`.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::stats::{median, us};
 use openv::approvals::grants::Scope;
 use openv::approvals::{Approvals, PromptMode, Settings};
 use openv::store::Backend;
@@ -10,11 +13,6 @@ use openv::store::SlotSecret;
 use openv::store::keyslot::create_keyfile;
 use openv::store::rules::Effect;
 use openv::store::sqlite::SqliteVault;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn time<F: FnMut()>(n: usize, mut f: F) -> Duration {
     // Batches of 100 so the clock's own cost does not dominate.
@@ -27,7 +25,7 @@ fn time<F: FnMut()>(n: usize, mut f: F) -> Duration {
             t.elapsed() / 100
         })
         .collect();
-    median(batches)
+    median(&batches)
 }
 
 fn main() {
@@ -94,14 +92,14 @@ fn main() {
     println!("|---|---|---|");
     println!(
         "| allow rule hit (11 rules) | {:.2} µs | < 20 µs |",
-        rule_hit.as_secs_f64() * 1e6
+        us(rule_hit)
     );
     println!(
         "| process grant hit | {:.2} µs | < 20 µs |",
-        process_hit.as_secs_f64() * 1e6
+        us(process_hit)
     );
     println!(
         "| exe grant hit (path + cached content hash, one stat) | {:.2} µs | < 20 µs |",
-        exe_hit.as_secs_f64() * 1e6
+        us(exe_hit)
     );
 }

@@ -2,8 +2,11 @@
 //! appends (< 50 µs) and the time to verify those 10,000 events (< 1 s).
 //! Run with `cargo bench --bench audit`. Prints a markdown table.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::stats::{pct, us, verdict};
 use openv::audit::{AuditLog, Decision, Event, EventKind, Filter, query, verify};
 
 const EVENTS: usize = 10_000;
@@ -25,14 +28,6 @@ fn event(i: usize) -> Event {
         })
         .rule("allow /usr/bin/node in /home/user/projects/app")
         .cid(format!("{i:016x}"))
-}
-
-fn pct(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "ok" } else { "MISSED" }
 }
 
 fn main() {
@@ -78,13 +73,13 @@ fn main() {
     println!("|---|---|---|");
     println!(
         "| append, median | {:.1} µs | < 50 µs {} |",
-        median.as_secs_f64() * 1e6,
+        us(median),
         verdict(median < Duration::from_micros(50))
     );
     println!(
         "| append, p99 / max | {:.1} µs / {:.1} µs (max includes rotation fsync) | |",
-        pct(&times, 99).as_secs_f64() * 1e6,
-        times[times.len() - 1].as_secs_f64() * 1e6
+        us(pct(&times, 99)),
+        us(times[times.len() - 1])
     );
     println!(
         "| {EVENTS} appends, total | {:.1} ms | |",

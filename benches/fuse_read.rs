@@ -4,11 +4,15 @@
 //! as `cat` or a dotenv loader would be. Prints the CPUs it may run on: scripts/bench.sh
 //! runs it on both vCPUs, then on one core (`taskset -c 0`). Target: median < 50 µs.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_openv");
+use common::home::Home;
+use common::stats::{pct, us};
+
 const READS: usize = 5000;
 
 fn main() {
@@ -21,34 +25,18 @@ fn main() {
         println!("| FUSE read through the agent | not measured: FUSE is not usable here | |");
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let home = dir.path().join("h");
-    let openv = |a: &[&str]| {
-        let out = Command::new(BIN)
-            .args(a)
-            .env("OPENV_HOME", &home)
-            .env("OPENV_PROMPT", "none")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openv");
-        assert!(
-            out.status.success(),
-            "{a:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let key = dir.path().join("key");
-    openv(&["init", "--keyfile", key.to_str().expect("utf8")]);
-    openv(&["env", "create", "app"]);
+    let h = Home::init();
+    let dir = &h.dir;
+    h.ok(&["env", "create", "app"]);
     let source = dir.path().join("app.env");
     let body: String = (0..50)
         .map(|i| format!("APP_SETTING_{i:02}=value-{i}-0123456789abcdef\n"))
         .collect();
     std::fs::write(&source, &body).expect("write");
-    openv(&["import", "-e", "app", source.to_str().expect("utf8")]);
+    h.ok(&["import", "-e", "app", source.to_str().expect("utf8")]);
     std::fs::remove_file(&source).expect("rm");
     let me = std::env::current_exe().expect("exe");
-    openv(&[
+    h.ok(&[
         "policy",
         "allow",
         "-e",
@@ -59,7 +47,7 @@ fn main() {
     let project = dir.path().join("project");
     std::fs::create_dir(&project).expect("mkdir");
     let project_str = project.to_str().expect("utf8");
-    openv(&["mount", project_str, "-e", "app", "--mode", "fuse"]);
+    h.ok(&["mount", project_str, "-e", "app", "--mode", "fuse"]);
 
     let target = project.join(".env");
     let served = std::fs::read(&target).expect("read the mount");
@@ -67,10 +55,9 @@ fn main() {
     std::fs::write(&plain, &served).expect("write");
     let fuse = reader_process(&target, served.len());
     let file = reader_process(&plain, served.len());
-    openv(&["unmount", project_str]);
-    openv(&["agent", "stop"]);
+    h.ok(&["unmount", project_str]);
+    h.ok(&["agent", "stop"]);
 
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!("CPUs: {}", cpus_allowed());
     println!(
         "| rule-covered FUSE read through the agent ({} bytes), p10 / median / p90 | {:.1} / {:.1} / {:.1} µs | {:.0}x a plain file ({:.1} µs) |",
@@ -94,7 +81,7 @@ fn reader_process(path: &Path, expected: usize) -> [Duration; 3] {
         .expect("reader");
     assert!(
         out.status.success(),
-        "{}",
+        "reader: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let mut times: Vec<Duration> = String::from_utf8_lossy(&out.stdout)
@@ -102,8 +89,7 @@ fn reader_process(path: &Path, expected: usize) -> [Duration; 3] {
         .map(|l| Duration::from_nanos(l.parse().expect("nanoseconds")))
         .collect();
     times.sort();
-    let n = times.len();
-    [times[n / 10], times[n / 2], times[n * 9 / 10]]
+    [pct(&times, 10), pct(&times, 50), pct(&times, 90)]
 }
 
 /// `--read-loop PATH N EXPECTED`: N timed `std::fs::read`s (open, fstat, read, read to end

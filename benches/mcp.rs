@@ -7,144 +7,36 @@
 //! server's (and the agent's), not a client library's.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::home::{BIN, Home};
+use common::jsonrpc::{LineClient, answer};
+use common::stats::{ms, pct, verdict};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_openv");
 const COLD_RUNS: usize = 40;
 const LIST_RUNS: usize = 300;
 const NAMES: usize = 1000;
 const SUSTAIN: Duration = Duration::from_secs(5);
 
-struct Session {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    next: u64,
-}
-
-impl Session {
-    fn spawn(home: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["mcp", "--rate-limit", "0"])
-            .env("OPENV_HOME", home)
-            .env_remove("OPENV_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Self {
-            child,
-            stdin,
-            stdout,
-            next: 1,
-        }
-    }
-
-    fn send(&mut self, method: &str, params: Value) -> u64 {
-        let id = self.next;
-        self.next += 1;
-        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        writeln!(self.stdin, "{msg}").unwrap();
-        id
-    }
-
-    fn notify(&mut self, method: &str) {
-        writeln!(
-            self.stdin,
-            "{}",
-            json!({"jsonrpc": "2.0", "method": method})
-        )
-        .unwrap();
-    }
-
-    fn recv(&mut self) -> Value {
-        serde_json::from_str(&self.recv_line()).unwrap()
-    }
-
-    fn recv_line(&mut self) -> String {
-        let mut line = String::new();
-        assert!(
-            self.stdout.read_line(&mut line).unwrap() > 0,
-            "server closed"
-        );
-        line
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.send(method, params);
-        self.stdin.flush().unwrap();
-        loop {
-            let m = self.recv();
-            if m["id"] == id {
-                return m;
-            }
-        }
-    }
-
-    fn initialize(&mut self) {
-        self.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
-        );
-        self.notify("notifications/initialized");
-    }
-
-    fn call(&mut self, tool: &str, args: Value) -> Value {
-        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
-        assert_eq!(r["result"]["isError"], false, "{tool}: {r}");
-        r
-    }
-
-    fn close(mut self) {
-        drop(self.stdin);
-        let _ = self.child.wait();
-    }
-}
-
-/// A tool answer: one text block of JSON.
-fn answer(r: &Value) -> Value {
-    serde_json::from_str(r["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
-}
-
-fn pct(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "ok" } else { "MISSED" }
-}
-
-fn openv(home: &Path, args: &[&str]) {
-    let out = Command::new(BIN)
-        .args(args)
+/// A new `openv mcp` session on `home`, not yet initialized.
+fn session(home: &Path) -> LineClient {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["mcp", "--rate-limit", "0"])
         .env("OPENV_HOME", home)
-        .env("OPENV_PROMPT", "none")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openv {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env_remove("OPENV_LOG")
+        .stderr(Stdio::null());
+    LineClient::spawn(&mut cmd)
 }
 
 /// Requests kept in flight by one client, e.g. an agent issuing tool calls in parallel.
 fn sustained(home: &Path, window: usize) -> f64 {
-    let mut s = Session::spawn(home);
-    s.initialize();
+    let mut s = session(home);
+    s.initialize("bench");
     let args = json!({"name": "list_variables", "arguments": {"environment": "small"}});
     let started = Instant::now();
     let mut in_flight = 0;
@@ -154,7 +46,7 @@ fn sustained(home: &Path, window: usize) -> f64 {
             s.send("tools/call", args.clone());
             in_flight += 1;
         }
-        s.stdin.flush().unwrap();
+        s.flush();
         let r = s.recv();
         assert_eq!(r["result"]["isError"], false, "{r}");
         in_flight -= 1;
@@ -233,17 +125,15 @@ fn split(home: &Path) -> Split {
 }
 
 fn main() {
-    let tmp = tempfile::Builder::new().prefix("ovb").tempdir().unwrap();
-    let home = tmp.path().join("h");
-    let key = tmp.path().join("key");
-    openv(&home, &["init", "--keyfile", key.to_str().unwrap()]);
+    let h = Home::init();
+    let home = h.home.clone();
 
     // Cold start: a new process each time, up to the tools/list answer.
     let mut cold = Vec::with_capacity(COLD_RUNS);
     for _ in 0..COLD_RUNS {
         let t = Instant::now();
-        let mut s = Session::spawn(&home);
-        s.initialize();
+        let mut s = session(&home);
+        s.initialize("bench");
         let tools = s.request("tools/list", json!({}));
         cold.push(t.elapsed());
         assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 17);
@@ -252,23 +142,23 @@ fn main() {
     cold.sort();
 
     // list_variables with 1,000 names, on a warm session.
-    let mut s = Session::spawn(&home);
-    s.initialize();
-    s.call("create_environment", json!({"name": "big"}));
+    let mut s = session(&home);
+    s.initialize("bench");
+    s.call_ok("create_environment", json!({"name": "big"}));
     let vars: Vec<Value> = (0..NAMES)
         .map(|i| json!({"name": format!("VAR_{i:04}")}))
         .collect();
-    s.call(
+    s.call_ok(
         "append_variables",
         json!({"environment": "big", "variables": vars}),
     );
-    s.call("create_environment", json!({"name": "small"}));
-    s.call(
+    s.call_ok("create_environment", json!({"name": "small"}));
+    s.call_ok(
         "append_variables",
         json!({"environment": "small", "variables": [{"name": "A"}, {"name": "B", "generate": {}}]}),
     );
     for _ in 0..20 {
-        s.call("list_variables", json!({"environment": "big"}));
+        s.call_ok("list_variables", json!({"environment": "big"}));
     }
     let mut list = Vec::with_capacity(LIST_RUNS);
     for _ in 0..LIST_RUNS {
@@ -279,7 +169,7 @@ fn main() {
             "tools/call",
             json!({"name": "list_variables", "arguments": {"environment": "big"}}),
         );
-        s.stdin.flush().unwrap();
+        s.flush();
         let line = s.recv_line();
         list.push(t.elapsed());
         let r: Value = serde_json::from_str(&line).unwrap();
@@ -287,7 +177,7 @@ fn main() {
         assert_eq!(answer(&r)["variables"].as_array().unwrap().len(), NAMES);
     }
     list.sort();
-    let metrics = s.call("get_metrics", json!({}));
+    let metrics = s.call_ok("get_metrics", json!({}));
     s.close();
     let split = split(&home);
 
@@ -334,5 +224,5 @@ fn main() {
         "| list_variables, {NAMES} names, MCP layer in process (no transport) | {} | | | |",
         ms(split.in_process)
     );
-    openv(&home, &["agent", "stop"]);
+    h.ok(&["agent", "stop"]);
 }

@@ -4,68 +4,19 @@
 //! Run with `cargo bench --bench run` (scripts/bench.sh installs the peers first).
 //! A peer that is not installed is reported as such, not skipped silently.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_openv");
+use common::home::Home;
+use common::stats::{median, ms, p95};
+
 const N: usize = 300;
 /// Peers take 50-500 ms a run.
 const PEER_N: usize = 40;
 const VARS: usize = 20;
-
-struct Home {
-    dir: tempfile::TempDir,
-    home: PathBuf,
-}
-
-impl Home {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("OPENV_HOME", &self.home)
-            .env("OPENV_PROMPT", "none")
-            .env_remove("OPENV_ENV");
-        c
-    }
-    fn ok(&self, args: &[&str], stdin: &[u8]) {
-        use std::io::Write;
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run openv");
-        if let Some(mut i) = child.stdin.take() {
-            let _ = i.write_all(stdin);
-        }
-        let out = child.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["agent", "stop"]).output();
-    }
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p95(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[v.len() * 95 / 100]
-}
 
 type Make<'a> = &'a dyn Fn() -> Command;
 
@@ -290,42 +241,29 @@ fn peers(dir: &Path, env_file: &Path) -> Vec<Peer> {
     v
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
 fn main() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let h = Home {
-        home: dir.path().join("h"),
-        dir,
-    };
-    let key = h.dir.path().join("key");
-    h.ok(&["init", "--keyfile", key.to_str().expect("utf8")], b"");
-    h.ok(&["env", "create", "bench"], b"");
+    let h = Home::init();
+    h.ok(&["env", "create", "bench"]);
     let env_file = h.dir.path().join("bench.env");
     let mut dotenv = String::new();
     for i in 0..VARS {
         let name = format!("BENCH_VAR_{i:02}");
         let value = format!("value-{i:02}-9f8e7d6c5b4a39281706");
-        h.ok(&["var", "set", "-e", "bench", &name], value.as_bytes());
+        h.ok_stdin(&["var", "set", "-e", "bench", &name], value.as_bytes());
         dotenv.push_str(&format!("{name}={value}\n"));
     }
     std::fs::write(&env_file, &dotenv).expect("write env file");
     let true_bin = PathBuf::from("/usr/bin/true")
         .canonicalize()
         .expect("/usr/bin/true");
-    h.ok(
-        &[
-            "policy",
-            "allow",
-            "-e",
-            "bench",
-            "--exe",
-            true_bin.to_str().expect("utf8"),
-        ],
-        b"",
-    );
+    h.ok(&[
+        "policy",
+        "allow",
+        "-e",
+        "bench",
+        "--exe",
+        true_bin.to_str().expect("utf8"),
+    ]);
     // A project whose MCP server is `true` with 3 secrets.
     let proj = h.dir.path().join("proj");
     std::fs::create_dir(&proj).expect("mkdir");

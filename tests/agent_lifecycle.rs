@@ -47,12 +47,8 @@ fn concurrent_clients_share_one_agent() {
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let stdout = common::run::assert_success("openv status", &out);
+            let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
             v["pid"].as_i64().unwrap()
         })
         .collect();
@@ -123,11 +119,7 @@ fn agent_is_not_dumpable() {
 
 #[test]
 fn idle_timeout_locks_the_vault() {
-    let o = Openv::empty();
-    std::fs::create_dir_all(&o.home).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&o.home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    o.write_config("idle_lock = \"1s\"\n");
+    let o = Openv::with_config("idle_lock = \"1s\"\n");
     o.ok(&["init", "--keyfile", o.keyfile.to_str().unwrap()]);
     assert_eq!(o.status()["locked"], false);
     std::thread::sleep(Duration::from_millis(2500));
@@ -138,11 +130,7 @@ fn idle_timeout_locks_the_vault() {
 
 #[test]
 fn bad_config_is_reported_with_its_key() {
-    let o = Openv::empty();
-    std::fs::create_dir_all(&o.home).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&o.home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    o.write_config("idle_lock = \"forever\"\n");
+    let o = Openv::with_config("idle_lock = \"forever\"\n");
     let err = o.err(&["status"]);
     assert!(
         err.contains("idle_lock") && err.contains("config.toml"),

@@ -18,12 +18,7 @@ struct Q {
 
 impl Q {
     fn new(config: &str) -> Self {
-        let o = Openv::empty();
-        std::fs::create_dir_all(&o.home).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&o.home, std::fs::Permissions::from_mode(0o700)).unwrap();
-        o.write_config(config);
-        let mut o = o;
+        let mut o = Openv::with_config(config);
         o.prompt = "queue";
         o.ok(&["init", "--keyfile", o.keyfile.to_str().unwrap()]);
         o.ok(&["env", "create", "dev"]);
@@ -98,11 +93,7 @@ fn a_read_waits_for_approve_and_gets_the_bytes() {
     assert!(p["chain"][0].as_str().unwrap().starts_with("cat"), "{p}");
     q.o.ok(&["approve", &id.to_string(), "--scope", "once"]);
     let out = finished(reader);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run::assert_success("cat", &out);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "TOKEN=tok-123\n");
     assert!(q.pending().is_empty());
     let err = q.o.err(&["approve", &id.to_string()]);

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
+use common::run::spawn_cat as cat;
 use common::{Openv, require};
 
 const CANARY: &str = "CANARY-audit-77aa1e";
@@ -31,15 +30,6 @@ fn decisions_are_audited_and_tampering_is_found() {
     let dir = o.dir.path().join("p");
     std::fs::create_dir(&dir).unwrap();
     o.ok(&["mount", dir.to_str().unwrap(), "-e", "dev"]);
-    let cat = |d: &std::path::Path| {
-        Command::new("cat")
-            .arg(".env")
-            .current_dir(d)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
     let wait_pending = || o.wait_pending()["id"].as_u64().unwrap();
     // Prompted then approved; prompted then denied.
     let r = cat(&dir);

@@ -124,11 +124,7 @@ fn import_stores_values_and_prints_names_only() {
     )
     .unwrap();
     let out = o.run(&["import", "-e", "newenv", file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run::assert_success("openv import", &out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("API_KEY") && stdout.contains("DB_URL") && stdout.contains("EMPTY"));

@@ -6,25 +6,11 @@
 mod common;
 
 use common::Openv;
-use openv::ipc::client::Client;
 use openv::ipc::protocol::{Charset, ErrorCode, Request, Response};
-use openv::paths::Home;
 use openv::store::ValueSource;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn call(o: &Openv, req: Request) -> Result<Response, openv::ipc::client::ClientError> {
-    rt().block_on(async {
-        let mut c = Client::connect(&Home::at(o.home.clone()))
-            .await?
-            .with_agent_binary(common::BIN);
-        c.call(&req).await
-    })
+    o.call(&req)
 }
 
 /// Answers the first pending request with `openv approve`/`deny` once it appears.

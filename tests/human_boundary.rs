@@ -126,6 +126,7 @@ fn allow_rule(exe: &str) -> Request {
         exe: exe.into(),
         cwd: None,
         for_secs: None,
+        lift_builtin: false,
     }
 }
 

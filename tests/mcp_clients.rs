@@ -20,7 +20,7 @@ fn python_has_mcp() -> bool {
 }
 
 fn inspector() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules/.bin/mcp-inspector")
+    common::tools::js_dir().join("node_modules/.bin/mcp-inspector")
 }
 
 #[test]
@@ -67,11 +67,7 @@ fn run_inspector(o: &Openv, extra: &[&str]) -> (bool, String, String) {
         .args(extra)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run::outcome(out)
 }
 
 #[test]

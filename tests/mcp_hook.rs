@@ -51,11 +51,7 @@ fn plaintext_env_blocks_mount_and_absence_pass() {
     ]);
     assert_eq!(check(&o, dir), (Some(0), String::new()));
     // The current directory is the default.
-    let out = o
-        .cmd(&["hook", "check-env"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let out = o.run_in(dir, &["hook", "check-env"]);
     assert_eq!(out.status.code(), Some(0));
     o.ok(&["unmount", dir.to_str().unwrap()]);
 

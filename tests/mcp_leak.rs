@@ -7,75 +7,25 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
+use common::jsonrpc::LineClient;
 use common::{BIN, MCP_TOOLS as TOOLS, Openv};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    next_id: u64,
-    /// Every line the server wrote to stdout.
-    transcript: String,
-}
-
-impl Server {
-    fn start(o: &Openv, project: &std::path::Path, stderr: std::fs::File) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["mcp", "--rate-limit", "0"])
-            .current_dir(project)
-            .env("OPENV_HOME", &o.home)
-            .env("OPENV_LOG", "trace")
-            .env("OPENV_LOG_FORMAT", "json")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Self {
-            child,
-            stdin,
-            stdout,
-            next_id: 1,
-            transcript: String::new(),
-        }
-    }
-
-    fn send(&mut self, msg: &Value) {
-        writeln!(self.stdin, "{msg}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Sends a request and returns its response (notifications in between are kept in
-    /// the transcript too).
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.stdout.read_line(&mut line).unwrap() > 0,
-                "server closed stdout"
-            );
-            self.transcript.push_str(&line);
-            let msg: Value = serde_json::from_str(&line).unwrap();
-            if msg["id"] == id {
-                return msg;
-            }
-        }
-    }
-
-    fn call(&mut self, tool: &str, args: Value) -> Value {
-        self.request("tools/call", json!({"name": tool, "arguments": args}))
-    }
+/// `openv mcp` at trace level with JSON logs to `stderr`, every line it writes kept.
+fn server(o: &Openv, project: &Path, stderr: std::fs::File) -> LineClient {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["mcp", "--rate-limit", "0"])
+        .current_dir(project)
+        .env("OPENV_HOME", &o.home)
+        .env("OPENV_LOG", "trace")
+        .env("OPENV_LOG_FORMAT", "json")
+        .stderr(stderr);
+    LineClient::spawn(&mut cmd).keep_transcript()
 }
 
 const KEYS: &[&str] = &[
@@ -191,17 +141,13 @@ fn no_value_leaks_through_any_tool_log_or_audit_record() {
     canaries.extend([import_canary, broken_canary, model_canary.clone()]);
 
     let stderr_path = o.dir.path().join("mcp-stderr.log");
-    let mut s = Server::start(
+    let mut s = server(
         &o,
         project.path(),
         std::fs::File::create(&stderr_path).unwrap(),
     );
-    let init = s.request(
-        "initialize",
-        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "leak-test", "version": "1"}}),
-    );
+    let init = s.initialize("leak-test");
     assert_eq!(init["result"]["serverInfo"]["name"], "openv");
-    s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
     s.request("tools/list", json!({}));
 
     // Every tool, valid and invalid.
@@ -306,16 +252,16 @@ fn no_value_leaks_through_any_tool_log_or_audit_record() {
         }
     }
     // Protocol junk does not kill the server.
-    writeln!(s.stdin, "{{not json").unwrap();
-    s.send(&json!({"jsonrpc": "2.0", "id": 99999, "method": "no/such/method"}));
+    s.write_line("{not json");
+    s.write_line(&json!({"jsonrpc": "2.0", "id": 99999, "method": "no/such/method"}).to_string());
     let last = s.request("tools/list", json!({}));
     assert_eq!(
         last["result"]["tools"].as_array().unwrap().len(),
         TOOLS.len()
     );
 
-    drop(s.stdin);
-    let status = s.child.wait().unwrap();
+    let transcript = s.transcript.take().unwrap();
+    let status = s.close();
     assert!(status.success(), "openv mcp exited with {status}");
 
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
@@ -337,7 +283,7 @@ fn no_value_leaks_through_any_tool_log_or_audit_record() {
     let agent_log = o.log();
     assert!(!agent_log.is_empty());
     for (what, text) in [
-        ("responses", &s.transcript),
+        ("responses", &transcript),
         ("mcp stderr", &stderr),
         ("agent log", &agent_log),
         ("audit log", &audit),

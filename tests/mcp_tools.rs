@@ -5,10 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "mcp/harness.rs"]
-mod harness;
 
-use harness::{CLIENT_NAME, Mcp, names};
+use common::mcp::{self, CLIENT_NAME, Mcp, names};
 use openv::names::{ENV_NAME_PATTERN, VAR_NAME_PATTERN};
 use serde_json::{Value, json};
 
@@ -338,7 +336,7 @@ async fn delete_environment_waits_for_the_user_denied_then_approved() {
 
     let peer = m.peer();
     let call = tokio::spawn(async move {
-        harness::call(&peer, "delete_environment", json!({"name": "doomed"})).await
+        mcp::call(&peer, "delete_environment", json!({"name": "doomed"})).await
     });
     let (id, item) = m.pending().await;
     assert_eq!(item["kind"], "action");
@@ -352,7 +350,7 @@ async fn delete_environment_waits_for_the_user_denied_then_approved() {
         "{item}"
     );
     m.cli(&["deny", &id.to_string()]).await;
-    let (kind, msg) = harness::err(call.await.unwrap());
+    let (kind, msg) = mcp::err(call.await.unwrap());
     assert_eq!(kind, "denied", "{msg}");
     assert!(
         m.cli(&["env", "list"]).await.contains("doomed"),
@@ -361,11 +359,11 @@ async fn delete_environment_waits_for_the_user_denied_then_approved() {
 
     let peer = m.peer();
     let call = tokio::spawn(async move {
-        harness::call(&peer, "delete_environment", json!({"name": "doomed"})).await
+        mcp::call(&peer, "delete_environment", json!({"name": "doomed"})).await
     });
     let (id, _) = m.pending().await;
     m.cli(&["approve", &id.to_string()]).await;
-    let r = harness::ok(call.await.unwrap());
+    let r = mcp::ok(call.await.unwrap());
     assert_eq!(r, json!({"deleted": "doomed", "variables": 2}));
     assert!(!m.cli(&["env", "list"]).await.contains("doomed"));
 }
@@ -395,7 +393,7 @@ async fn remove_variables_waits_for_the_user_denied_then_approved() {
 
     let peer = m.peer();
     let call = tokio::spawn(async move {
-        harness::call(
+        mcp::call(
             &peer,
             "remove_variables",
             json!({"environment": "dev", "names": ["GO_1", "GO_2"]}),
@@ -411,7 +409,7 @@ async fn remove_variables_waits_for_the_user_denied_then_approved() {
         "{item}"
     );
     m.cli(&["deny", &id.to_string()]).await;
-    assert_eq!(harness::err(call.await.unwrap()).0, "denied");
+    assert_eq!(mcp::err(call.await.unwrap()).0, "denied");
     assert_eq!(
         m.ok("list_variables", json!({"environment": "dev"})).await["variables"]
             .as_array()
@@ -422,7 +420,7 @@ async fn remove_variables_waits_for_the_user_denied_then_approved() {
 
     let peer = m.peer();
     let call = tokio::spawn(async move {
-        harness::call(
+        mcp::call(
             &peer,
             "remove_variables",
             json!({"environment": "dev", "names": ["GO_1", "GO_2"]}),
@@ -431,7 +429,7 @@ async fn remove_variables_waits_for_the_user_denied_then_approved() {
     });
     let (id, _) = m.pending().await;
     m.cli(&["approve", &id.to_string()]).await;
-    let r = harness::ok(call.await.unwrap());
+    let r = mcp::ok(call.await.unwrap());
     assert_eq!(names(&r["removed"]), ["GO_1", "GO_2"]);
     let list = m.ok("list_variables", json!({"environment": "dev"})).await;
     assert_eq!(list["variables"].as_array().unwrap().len(), 1);
@@ -449,7 +447,7 @@ async fn request_variable_values_is_answered_by_openv_var_set() {
 
     let peer = m.peer();
     let call = tokio::spawn(async move {
-        harness::call(
+        mcp::call(
             &peer,
             "request_variable_values",
             json!({"environment": "dev", "names": ["API_KEY", "DB_PASS"], "timeout_secs": 60}),
@@ -469,7 +467,7 @@ async fn request_variable_values_is_answered_by_openv_var_set() {
         "typed-by-the-user-2",
     )
     .await;
-    let r = harness::ok(call.await.unwrap());
+    let r = mcp::ok(call.await.unwrap());
     assert_eq!(names(&r["set"]), ["API_KEY", "DB_PASS"]);
     assert_eq!(r["not_set"], json!([]));
     assert!(!r.to_string().contains("typed-by-the-user"));
@@ -479,7 +477,7 @@ async fn request_variable_values_is_answered_by_openv_var_set() {
     // Declined: the user denies the request.
     let peer = m.peer();
     let call = tokio::spawn(async move {
-        harness::call(
+        mcp::call(
             &peer,
             "request_variable_values",
             json!({"environment": "dev", "names": ["OTHER"]}),
@@ -488,7 +486,7 @@ async fn request_variable_values_is_answered_by_openv_var_set() {
     });
     let (id, _) = m.pending().await;
     m.cli(&["deny", &id.to_string()]).await;
-    let (kind, msg) = harness::err(call.await.unwrap());
+    let (kind, msg) = mcp::err(call.await.unwrap());
     assert_eq!(kind, "denied", "{msg}");
 
     // Timed out: answered with what is (not) set.
@@ -885,7 +883,7 @@ async fn rate_limit_refuses_with_a_retry_time() {
     let retry = r.structured_content.as_ref().unwrap()["error"]["retry_after_secs"]
         .as_u64()
         .unwrap();
-    let (kind, msg) = harness::err(r);
+    let (kind, msg) = mcp::err(r);
     assert_eq!(kind, "rate_limited");
     assert!(
         msg.contains("more than 5 calls in a minute") && msg.contains(CLIENT_NAME),

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::readers::{self, Outcome, Vars};
+use common::run::assert_success;
+use common::tools::which;
 use common::{Openv, require};
 
 const SECRET: &str = "s3cr3t value with spaces";
@@ -96,11 +99,7 @@ fn fuse_serves_every_real_reader_exactly() {
 
     // cat: the exact rendered bytes (the common dialect).
     let cat = p.sh("cat .env");
-    assert!(
-        cat.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cat.stderr)
-    );
+    assert_success("cat", &cat);
     // Each open is rendered in its reader's dialect: st_size covers the longest.
     assert!(
         meta.len() >= cat.stdout.len() as u64,
@@ -116,109 +115,43 @@ fn fuse_serves_every_real_reader_exactly() {
     assert_eq!(parsed, want);
 
     // bash `set -a; . ./.env` reads st_size bytes.
-    let bash = p.sh("set -a; . ./.env; printf '%s\\0' \"$API_KEY\" \"$MULTI\" \"$QUOTE\"");
-    assert!(
-        bash.status.success(),
-        "{}",
-        String::from_utf8_lossy(&bash.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(bash.stdout).unwrap(),
-        format!("{SECRET}\0line one\nline two\0it's fine?\0")
-    );
+    let bash = readers::bash(&p.env_file()).vars("bash").unwrap();
+    assert_read("bash", &bash);
 
-    // python-dotenv.
-    let py = Command::new("python3")
-        .args([
-            "-c",
-            "import json,dotenv; print(json.dumps(dotenv.dotenv_values('.env')))",
-        ])
-        .current_dir(&p.dir)
-        .output()
-        .unwrap();
-    if require(
-        py.status.success() || !String::from_utf8_lossy(&py.stderr).contains("No module named"),
-        "python-dotenv",
-    ) {
-        let exe = real_python();
-        assert!(!py.status.success(), "python3 was not allowed yet");
-        p.allow(exe.to_str().unwrap());
-        let py = Command::new("python3")
-            .args([
-                "-c",
-                "import json,dotenv; print(json.dumps(dotenv.dotenv_values('.env')))",
-            ])
-            .current_dir(&p.dir)
-            .output()
-            .unwrap();
-        assert!(
-            py.status.success(),
-            "{}",
-            String::from_utf8_lossy(&py.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
-        for (k, val) in expected() {
-            assert_eq!(v[k], val, "python-dotenv {k}");
+    // python-dotenv: refused until its real interpreter is allowed.
+    match readers::python(&p.env_file()) {
+        Outcome::Missing(why) => {
+            require(false, &format!("python-dotenv ({why})"));
+        }
+        Outcome::Read(_) => panic!("python3 was not allowed yet"),
+        Outcome::Broke(_) => {
+            p.allow(readers::real_python().to_str().unwrap());
+            if let Some(got) = readers::python(&p.env_file()).vars("python-dotenv") {
+                assert_read("python-dotenv", &got);
+            }
         }
     }
 
     // node dotenv.
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules");
-    if require(js.join("dotenv").exists(), "node dotenv in tests/js") {
-        p.allow(
-            std::fs::canonicalize(which("node"))
-                .unwrap()
-                .to_str()
-                .unwrap(),
-        );
-        let node = Command::new("node")
-            .args([
-                "-e",
-                "const fs=require('fs');const d=require('dotenv');process.stdout.write(JSON.stringify(d.parse(fs.readFileSync('.env'))))",
-            ])
-            .env("NODE_PATH", &js)
-            .current_dir(&p.dir)
-            .output()
-            .unwrap();
-        assert!(
-            node.status.success(),
-            "{}",
-            String::from_utf8_lossy(&node.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&node.stdout).unwrap();
-        for (k, val) in expected() {
-            assert_eq!(v[k], val, "node dotenv {k}");
-        }
+    if let Some(node) = which("node") {
+        p.allow(std::fs::canonicalize(node).unwrap().to_str().unwrap());
+    }
+    if let Some(got) = readers::node(&p.env_file()).vars("node dotenv") {
+        assert_read("node dotenv", &got);
     }
 
     // dotenvy, in this very process.
     p.allow(std::env::current_exe().unwrap().to_str().unwrap());
-    let got: Vec<(String, String)> = dotenvy::from_path_iter(p.env_file())
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(got, want);
+    let got = readers::dotenvy(&p.env_file()).vars("dotenvy").unwrap();
+    assert_eq!(got, want.into_iter().collect::<Vars>());
 }
 
-/// The interpreter that really runs (python3 may be a pyenv shim script).
-fn real_python() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import os,sys; print(os.path.realpath(sys.executable))",
-        ])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-fn which(cmd: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join(cmd))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{cmd} not in PATH"))
+/// `reader` read every expected variable exactly.
+#[track_caller]
+fn assert_read(reader: &str, got: &Vars) {
+    for (k, val) in expected() {
+        assert_eq!(got.get(k).map(String::as_str), Some(val), "{reader} {k}");
+    }
 }
 
 #[test]
@@ -317,11 +250,7 @@ fn plaintext_env_is_imported_only_when_asked_and_git_is_respected() {
 
     let out =
         p.o.run(&["mount", p.dir.to_str().unwrap(), "-e", "dev", "--import"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success("openv mount", &out);
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -363,11 +292,7 @@ fn restart_after_kill_9_restores_mounts_and_unmount_leaves_nothing() {
     // Any command starts the agent, which cleans the stale mount and restores it.
     p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
     let cat = p.sh("timeout 5 cat .env");
-    assert!(
-        cat.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cat.stderr)
-    );
+    assert_success("cat", &cat);
     assert!(String::from_utf8_lossy(&cat.stdout).contains("GREETING='hello world'"));
 
     // Agent stop unmounts; the next start restores; unmount removes for good.
@@ -420,7 +345,7 @@ fn a_python_thread_is_attributed_to_its_process() {
         return;
     }
     let p = Project::new();
-    let py = real_python();
+    let py = readers::real_python();
     p.allow(py.to_str().unwrap());
     p.mount("fuse");
     let out = Command::new(&py)
@@ -431,11 +356,7 @@ fn a_python_thread_is_attributed_to_its_process() {
         .current_dir(&p.dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success("python3", &out);
     let text = String::from_utf8(out.stdout).unwrap();
     let pid = text.split_whitespace().next().unwrap();
     let audit = p.o.ok(&["audit", "--json"]);
@@ -492,9 +413,7 @@ fn fifo_mode_serves_allowed_readers_and_is_recreated_when_removed() {
 /// missing directory is refused with a line that says what to give instead.
 #[test]
 fn the_agent_keys_mounts_by_real_path_and_refuses_relative_ones() {
-    use openv::ipc::client::Client;
     use openv::ipc::protocol::{Request, Response};
-    use openv::paths::Home;
 
     if !fuse_ok() {
         return;
@@ -502,16 +421,7 @@ fn the_agent_keys_mounts_by_real_path_and_refuses_relative_ones() {
     let p = Project::new();
     let link = p.o.dir.path().join("link");
     std::os::unix::fs::symlink(&p.dir, &link).unwrap();
-    let call = |req: Request| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut c = Client::connect(&Home::at(p.o.home.clone())).await?;
-            c.call(&req).await
-        })
-    };
+    let call = |req: Request| p.o.call(&req);
     let mount = |path: PathBuf| Request::Mount {
         path,
         env: "dev".into(),

@@ -7,115 +7,32 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::run::{assert_success, spawn_cat as cat};
+use common::tmux::Tmux;
 use common::{Openv, require};
 
-/// A tmux server of its own whose one pane runs `command`; killed on drop.
-struct Pane {
-    socket: String,
-}
-
-impl Pane {
-    fn start(command: &str) -> Pane {
-        // Unique per test, also when several tests share a process (`cargo test`).
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = Pane {
-            socket: format!("openv-agent-prompt-{}-{n}", std::process::id()),
-        };
-        let ok = Command::new("tmux")
-            .args([
-                "-f",
-                "/dev/null",
-                "-L",
-                &p.socket,
-                "new-session",
-                "-d",
-                "-s",
-                "s",
-            ])
-            .args(["-x", "110", "-y", "34", command])
-            .env_remove("TMUX")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux did not start");
-        p
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-f", "/dev/null", "-L", &self.socket])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, needle: &str) -> String {
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.tmux(&["capture-pane", "-p", "-t", "s"]);
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(Instant::now() < until, "{needle:?} never shown:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "s", k]);
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
-
-fn cat(dir: &PathBuf) -> Child {
-    Command::new("cat")
-        .arg(".env")
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn tools() -> bool {
-    let found = ["tmux", "pinentry-curses"].iter().all(|t| {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .any(|d| d.join(t).is_file())
-    });
-    require(found, "tmux and pinentry-curses") && require(openv_mount::fuse_available(), "FUSE")
+    common::tools::require_tools(&["tmux", "pinentry-curses"])
+        && require(openv_mount::fuse_available(), "FUSE")
 }
 
 /// A vault (passphrase "pass phrase") with a mounted environment, and a tmux pane where
 /// the user has just run `openv unlock` and typed the passphrase: a proof made on that
 /// terminal, so the agent's click-only dialogs may appear there.
-fn setup() -> (Openv, PathBuf, Pane) {
+fn setup() -> (Openv, PathBuf, Tmux) {
     let (o, dir, pane) = untrusted_setup("unlock");
     // The CLI's own hidden prompt, on the pane's terminal.
     pane.wait_for("passphrase");
-    pane.tmux(&["send-keys", "-t", "s", "-l", "pass phrase"]);
+    pane.type_text("pass phrase");
     pane.keys(&["Enter"]);
     pane.wait_for("vault unlocked");
     (o, dir, pane)
 }
 
 /// The same, where the pane ran `openv CMD` (nothing proved there unless CMD asks).
-fn untrusted_setup(command: &str) -> (Openv, PathBuf, Pane) {
+fn untrusted_setup(command: &str) -> (Openv, PathBuf, Tmux) {
     let mut o = Openv::empty();
     o.prompt = "auto";
     o.ok_stdin(&["init"], b"pass phrase\n");
@@ -129,7 +46,7 @@ fn untrusted_setup(command: &str) -> (Openv, PathBuf, Pane) {
         o.home.display(),
         common::BIN
     );
-    let pane = Pane::start(&cmd);
+    let pane = Tmux::start(110, 34, &cmd);
     let deadline = Instant::now() + Duration::from_secs(10);
     // `unlock` asks for the passphrase before it connects: the caller waits for that.
     while command != "unlock" && o.log().matches(&format!("op=\"{command}\"")).count() < 1 {
@@ -152,17 +69,13 @@ fn a_read_of_a_locked_vault_asks_for_the_passphrase_first() {
     let reader = cat(&dir);
     let screen = pane.wait_for("Passphrase");
     assert!(screen.contains("vault is locked"), "{screen}");
-    pane.tmux(&["send-keys", "-t", "s", "-l", "pass phrase"]);
+    pane.type_text("pass phrase");
     pane.keys(&["Enter"]);
     // Unlocked; now the read itself is asked about.
     pane.wait_for("Allow once");
     pane.keys(&["Enter"]);
     let out = reader.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success("cat", &out);
     assert_eq!(o.status()["locked"], false);
 }
 
@@ -188,11 +101,7 @@ fn the_agent_asks_on_the_users_terminal_and_the_answer_decides() {
     );
     pane.keys(&["Enter"]);
     let out = reader.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success("cat", &out);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "STRIPE_KEY=sk_test_123\n"
@@ -241,7 +150,7 @@ fn a_terminal_nobody_proved_gets_a_passphrase_dialog_not_buttons() {
         screen.contains("read environment") || screen.contains("shop"),
         "{screen}"
     );
-    pane.tmux(&["send-keys", "-t", "s", "-l", "pass phrase"]);
+    pane.type_text("pass phrase");
     pane.keys(&["Enter"]);
     let out = reader.wait_with_output().unwrap();
     assert!(

@@ -2,13 +2,16 @@
 //! pinentry-tty in tmux, pinentry-gtk-2 under Xvfb, answered with keys the way a person
 //! would press them. A missing tool skips the test, or fails it when `CI` is set.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
+use common::tools::require_tools as have;
 use openv::prompt::pinentry::{self, Program};
 use openv::prompt::{Answer, PromptError, Question, Surface};
 
@@ -309,22 +312,6 @@ fn answer(asked: Asked) -> Answer {
     finish(asked).0.expect("confirm")
 }
 
-fn have(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("missing {}: run scripts/test.sh", missing.join(", "));
-    assert!(std::env::var_os("CI").is_none(), "{message}");
-    eprintln!("skipped: {message}");
-    false
-}
-
-fn on_path(tool: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
-}
-
 fn wait_until(what: &str, done: impl FnMut() -> bool) {
     assert!(
         poll(Duration::from_secs(20), done),
@@ -349,101 +336,30 @@ fn output(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn terminal(name: &str) -> Option<(Tmux, Program)> {
+fn terminal(name: &str) -> Option<(Terminal, Program)> {
     if !have(&["tmux", name]) {
         return None;
     }
-    let tmux = Tmux::start();
+    // The pane runs something that never reads the terminal, so pinentry gets every key.
+    let tmux = Terminal(Tmux::start(100, 32, "sleep 100000"));
     let surface = Surface::Terminal { tty: tmux.tty() };
     let program = pinentry::find(surface, Some(Path::new(name))).expect("found");
     Some((tmux, program))
 }
 
-/// A detached tmux server of its own (socket per test), killed on drop.
-struct Tmux {
-    socket: String,
-}
+/// A tmux pane that kills the pinentries left on its terminal before tmux goes.
+struct Terminal(Tmux);
 
-impl Tmux {
-    fn start() -> Tmux {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let tmux = Tmux {
-            socket: format!("openv-prompt-{}-{n}", std::process::id()),
-        };
-        // The pane runs something that never reads the terminal, so pinentry gets every key.
-        let status = Command::new("tmux")
-            .args([
-                "-f",
-                "/dev/null",
-                "-L",
-                &tmux.socket,
-                "new-session",
-                "-d",
-                "-s",
-                "s",
-            ])
-            .args(["-x", "100", "-y", "32", "sleep 100000"])
-            .env_remove("TMUX")
-            .status()
-            .expect("start tmux");
-        assert!(status.success(), "tmux did not start");
-        tmux
-    }
-
-    fn out(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-f", "/dev/null", "-L", &self.socket]).args(args);
-        output(cmd.env_remove("TMUX"))
-    }
-
-    fn tty(&self) -> PathBuf {
-        self.out(&["display", "-p", "-t", "s", "#{pane_tty}"])
-            .trim()
-            .into()
-    }
-
-    fn screen(&self) -> String {
-        let screen = self.out(&["capture-pane", "-p", "-t", "s"]);
-        let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
-        lines.join("\n").trim_matches('\n').to_owned()
-    }
-
-    fn clear(&self) {
-        self.out(&["send-keys", "-t", "s", "-R"]);
-        self.out(&["clear-history", "-t", "s"]);
-    }
-
-    fn wait_for(&self, needle: &str) -> String {
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.screen();
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(Instant::now() < until, "{needle:?} never shown:\n{screen}");
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// One key at a time: curses needs the gap to tell Escape from an arrow's sequence.
-    fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            self.out(&["send-keys", "-t", "s", key]);
-            thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    fn type_text(&self, text: &str) {
-        self.out(&["send-keys", "-t", "s", "-l", text]);
-        thread::sleep(Duration::from_millis(250));
+impl std::ops::Deref for Terminal {
+    type Target = Tmux;
+    fn deref(&self) -> &Tmux {
+        &self.0
     }
 }
 
-impl Drop for Tmux {
+impl Drop for Terminal {
     fn drop(&mut self) {
         Reaper::for_tty(self.tty()).kill_all();
-        self.out(&["kill-server"]);
     }
 }
 

@@ -7,26 +7,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use common::{Openv, client_bin, require, run_client};
 
 const CANARY: &str = "ghp-canary-value-5a4b3c2d1e";
-
-fn in_dir(o: &Openv, dir: &Path, args: &[&str]) -> Output {
-    o.cmd(args).current_dir(dir).output().unwrap()
-}
-
-#[track_caller]
-fn ok_in(o: &Openv, dir: &Path, args: &[&str]) -> String {
-    let r = in_dir(o, dir, args);
-    assert!(
-        r.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&r.stderr)
-    );
-    String::from_utf8(r.stdout).unwrap()
-}
 
 /// Project servers `gh` and `db`, user-wide server `notes` (off until enabled).
 fn setup() -> (Openv, PathBuf) {
@@ -104,7 +89,7 @@ fn python_parses(module: &str, text: &str) -> bool {
 #[test]
 fn list_enable_disable_per_project() {
     let (o, root) = setup();
-    let list = ok_in(&o, &root, &["mcp-servers", "list", "--json"]);
+    let list = o.ok_in(&root, &["mcp-servers", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list).unwrap();
     let states: Vec<(String, String, bool)> = v
         .as_array()
@@ -127,9 +112,9 @@ fn list_enable_disable_per_project() {
         ]
     );
     assert!(!list.contains(CANARY));
-    ok_in(&o, &root, &["mcp-servers", "disable", "db"]);
-    ok_in(&o, &root, &["mcp-servers", "enable", "notes"]);
-    let table = ok_in(&o, &root, &["mcp-servers", "list"]);
+    o.ok_in(&root, &["mcp-servers", "disable", "db"]);
+    o.ok_in(&root, &["mcp-servers", "enable", "notes"]);
+    let table = o.ok_in(&root, &["mcp-servers", "list"]);
     assert!(table.contains("openv://dev/GITHUB_TOKEN"), "{table}");
     let line = |n: &str| table.lines().find(|l| l.starts_with(n)).unwrap().to_owned();
     assert!(line("db ").contains(" off "), "{table}");
@@ -144,11 +129,10 @@ fn list_enable_disable_per_project() {
     let other = o.dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
     let v: serde_json::Value =
-        serde_json::from_str(&ok_in(&o, &other, &["mcp-servers", "list", "--json"])).unwrap();
+        serde_json::from_str(&o.ok_in(&other, &["mcp-servers", "list", "--json"])).unwrap();
     assert_eq!(v[0]["name"], "notes");
     assert_eq!(v[0]["enabled"], false);
-    let e =
-        String::from_utf8(in_dir(&o, &root, &["mcp-servers", "enable", "nope"]).stderr).unwrap();
+    let e = String::from_utf8(o.run_in(&root, &["mcp-servers", "enable", "nope"]).stderr).unwrap();
     assert!(
         e.contains("no MCP server named nope: known: db, gh, notes"),
         "{e}"
@@ -158,8 +142,8 @@ fn list_enable_disable_per_project() {
 #[test]
 fn export_for_each_client_parses_and_holds_no_value() {
     let (o, root) = setup();
-    ok_in(&o, &root, &["mcp-servers", "disable", "db"]);
-    ok_in(&o, &root, &["mcp-servers", "enable", "notes"]);
+    o.ok_in(&root, &["mcp-servers", "disable", "db"]);
+    o.ok_in(&root, &["mcp-servers", "enable", "notes"]);
     let py = require(
         Command::new("python3").arg("--version").output().is_ok(),
         "python3",
@@ -178,7 +162,7 @@ fn export_for_each_client_parses_and_holds_no_value() {
         )
     };
     for client in ["codex", "kiro", "claude", "vscode"] {
-        let text = ok_in(&o, &root, &["mcp-servers", "export", "--client", client]);
+        let text = o.ok_in(&root, &["mcp-servers", "export", "--client", client]);
         assert!(
             !text.contains(CANARY) && !text.contains("GITHUB_TOKEN"),
             "{text}"
@@ -224,8 +208,7 @@ fn write_merges_into_the_clients_file_with_a_backup() {
     let mcp = root.join(".mcp.json");
     let before = r#"{"mcpServers": {"mine": {"command": "my-server", "args": []}}}"#;
     std::fs::write(&mcp, before).unwrap();
-    let s = ok_in(
-        &o,
+    let s = o.ok_in(
         &root,
         &["mcp-servers", "export", "--client", "claude", "--write"],
     );
@@ -239,9 +222,8 @@ fn write_merges_into_the_clients_file_with_a_backup() {
         before
     );
     // Turning a server off and writing again removes its entry, keeps the user's.
-    ok_in(&o, &root, &["mcp-servers", "disable", "db"]);
-    ok_in(
-        &o,
+    o.ok_in(&root, &["mcp-servers", "disable", "db"]);
+    o.ok_in(
         &root,
         &["mcp-servers", "export", "--client", "claude", "--write"],
     );
@@ -249,8 +231,7 @@ fn write_merges_into_the_clients_file_with_a_backup() {
         serde_json::from_str(&std::fs::read_to_string(&mcp).unwrap()).unwrap();
     let names: Vec<&String> = v["mcpServers"].as_object().unwrap().keys().collect();
     assert_eq!(names, ["gh", "mine"]);
-    let s = ok_in(
-        &o,
+    let s = o.ok_in(
         &root,
         &["mcp-servers", "export", "--client", "claude", "--write"],
     );
@@ -260,8 +241,7 @@ fn write_merges_into_the_clients_file_with_a_backup() {
     let codex = o.dir.path().join("codex-home/config.toml");
     std::fs::create_dir_all(codex.parent().unwrap()).unwrap();
     std::fs::write(&codex, "# my settings\nmodel = \"o3\"\n").unwrap();
-    ok_in(
-        &o,
+    o.ok_in(
         &root,
         &[
             "mcp-servers",
@@ -286,8 +266,7 @@ fn write_merges_into_the_clients_file_with_a_backup() {
             .ends_with("openv")
     );
     for client in ["kiro", "vscode", "codex"] {
-        ok_in(
-            &o,
+        o.ok_in(
             &root,
             &["mcp-servers", "export", "--client", client, "--write"],
         );
@@ -305,8 +284,7 @@ fn write_merges_into_the_clients_file_with_a_backup() {
     }
     // A file that is not plain JSON is left alone.
     std::fs::write(root.join(".vscode/mcp.json"), "{ // comment\n}").unwrap();
-    let r = in_dir(
-        &o,
+    let r = o.run_in(
         &root,
         &["mcp-servers", "export", "--client", "vscode", "--write"],
     );
@@ -333,8 +311,7 @@ fn codex_and_claude_code_read_the_exported_configuration() {
 
     let config = home.join(".codex/config.toml");
     let args = ["mcp-servers", "export", "--client", "codex", "--write"];
-    ok_in(
-        &o,
+    o.ok_in(
         &root,
         &[&args[..], &["--path", config.to_str().unwrap()]].concat(),
     );
@@ -351,8 +328,7 @@ fn codex_and_claude_code_read_the_exported_configuration() {
         "{got}"
     );
 
-    ok_in(
-        &o,
+    o.ok_in(
         &root,
         &["mcp-servers", "export", "--client", "claude", "--write"],
     );

@@ -118,12 +118,7 @@ fn launch_gives_the_server_its_secrets_renamed_from_several_environments() {
     // From a subdirectory: the project is found upward; the server runs in its root.
     let sub = p.root.join("src");
     std::fs::create_dir(&sub).unwrap();
-    let r =
-        p.o.cmd(&["launch", "hashes"])
-            .current_dir(&sub)
-            .output()
-            .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    p.o.ok_in(&sub, &["launch", "hashes"]);
     let got = std::fs::read_to_string(&p.out).unwrap();
     let lines: Vec<&str> = got.lines().collect();
     assert!(lines[0].starts_with(&sha(TOKEN)), "{got}");
@@ -142,15 +137,8 @@ fn an_mcp_client_starts_the_exported_command_and_the_server_has_its_secret() {
     ) {
         return;
     }
-    let exported = {
-        let r =
-            p.o.cmd(&["mcp-servers", "export", "--client", "claude"])
-                .current_dir(&p.root)
-                .output()
-                .unwrap();
-        assert!(r.status.success());
-        String::from_utf8(r.stdout).unwrap()
-    };
+    let exported =
+        p.o.ok_in(&p.root, &["mcp-servers", "export", "--client", "claude"]);
     assert!(!exported.contains(TOKEN));
     let v: serde_json::Value = serde_json::from_str(&exported).unwrap();
     let entry = &v["mcpServers"]["demo"];
@@ -244,12 +232,7 @@ fn unresolvable_secrets_fail_fast_with_name_reference_and_fix() {
     );
     p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
     // Disabled in this project: not started either.
-    let r =
-        p.o.cmd(&["mcp-servers", "disable", "hashes"])
-            .current_dir(&p.root)
-            .output()
-            .unwrap();
-    assert!(r.status.success());
+    p.o.ok_in(&p.root, &["mcp-servers", "disable", "hashes"]);
     fails_fast(&p, "hashes", &["openv mcp-servers enable hashes"]);
     fails_fast(&p, "nope", &["no MCP server named nope"]);
 }

@@ -7,10 +7,9 @@
 //! Readers are installed by scripts/test.sh. Without one, the test skips it with a
 //! notice, unless `CI` is set: then a missing reader is a failure.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use common::readers::{self, Outcome};
 use openv::render::{check_value, render};
 use openv::secret::SecretValue;
 
@@ -146,12 +145,7 @@ fn every_reader_reads_every_accepted_value_back() {
     std::fs::write(&env_file, bytes.as_slice()).expect("write .env");
 
     let mut problems = Vec::new();
-    for (reader, read) in [
-        ("dotenvy", dotenvy as fn(&Path) -> Outcome),
-        ("python-dotenv", python),
-        ("node dotenv", node),
-        ("bash", bash),
-    ] {
+    for (reader, read) in readers::ALL {
         match read(&env_file) {
             Outcome::Read(got) => {
                 let wrong: Vec<&str> = vars
@@ -164,121 +158,11 @@ fn every_reader_reads_every_accepted_value_back() {
                 }
             }
             Outcome::Broke(why) => problems.push(format!("{reader} failed: {why}")),
-            Outcome::Missing(why) if std::env::var_os("CI").is_some() => {
-                panic!("{reader} is not available ({why}); run scripts/test.sh to install it")
-            }
+            // A failure under CI, a notice elsewhere.
             Outcome::Missing(why) => {
-                eprintln!("NOTICE: skipping {reader}: {why}; scripts/test.sh installs it")
+                common::require(false, &format!("{reader} ({why})"));
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-/// Names and values as a reader saw them.
-type Vars = HashMap<String, String>;
-
-/// What one reader made of the file.
-enum Outcome {
-    Read(Vars),
-    /// The reader ran and failed, e.g. a parse error.
-    Broke(String),
-    /// The reader is not installed.
-    Missing(String),
-}
-
-fn dotenvy(env_file: &Path) -> Outcome {
-    match dotenvy::from_path_iter(env_file).and_then(Iterator::collect) {
-        Ok(got) => Outcome::Read(got),
-        Err(e) => Outcome::Broke(e.to_string()),
-    }
-}
-
-/// Runs a reader whose stdout `parse` understands, after `probe` shows it is installed.
-fn run(
-    cmd: &mut Command,
-    probe: &mut Command,
-    parse: fn(Vec<u8>) -> Result<Vars, String>,
-) -> Outcome {
-    match probe.output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr.trim().lines().last().unwrap_or("probe failed");
-            return Outcome::Missing(last.to_owned());
-        }
-        Err(e) => return Outcome::Missing(e.to_string()),
-    }
-    match cmd.output() {
-        Ok(out) if out.status.success() => match parse(out.stdout) {
-            Ok(got) => Outcome::Read(got),
-            Err(e) => Outcome::Broke(format!("unreadable output: {e}")),
-        },
-        Ok(out) => Outcome::Broke(String::from_utf8_lossy(&out.stderr).into_owned()),
-        Err(e) => Outcome::Broke(e.to_string()),
-    }
-}
-
-fn json(stdout: Vec<u8>) -> Result<Vars, String> {
-    serde_json::from_slice(&stdout).map_err(|e| e.to_string())
-}
-
-fn python(env_file: &Path) -> Outcome {
-    const READ: &str =
-        "import json, sys, dotenv; print(json.dumps(dotenv.dotenv_values(sys.argv[1])))";
-    run(
-        Command::new("python3").args(["-c", READ]).arg(env_file),
-        Command::new("python3").args(["-c", "import dotenv"]),
-        json,
-    )
-}
-
-/// `dotenv.parse`, checked against dotenv 18's opt-in fast parser (`DOTENV_FAST`),
-/// which older versions ignore.
-fn node(env_file: &Path) -> Outcome {
-    const READ: &str = r#"
-        const dotenv = require(require.resolve("dotenv", { paths: [process.argv[1]] }));
-        const src = require("fs").readFileSync(process.argv[2]);
-        const parsed = dotenv.parse(src), fast = dotenv.parse(src, { fast: true });
-        const differ = [...new Set([...Object.keys(parsed), ...Object.keys(fast)])]
-            .filter((k) => parsed[k] !== fast[k]);
-        if (differ.length) {
-            console.error(`the fast parser reads ${differ} differently`);
-            process.exit(1);
-        }
-        process.stdout.write(JSON.stringify(parsed));
-    "#;
-    const PROBE: &str = r#"require.resolve("dotenv", { paths: [process.argv[1]] })"#;
-    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    run(
-        Command::new("node")
-            .args(["-e", READ])
-            .arg(&js)
-            .arg(env_file),
-        Command::new("node").args(["-e", PROBE]).arg(&js),
-        json,
-    )
-}
-
-/// Sources the file with `set -a` and has a child print its environment, so a value
-/// counts only if it was exported; NUL-separated, as values may hold newlines.
-fn bash(env_file: &Path) -> Outcome {
-    let dir = env_file.parent().expect("file in a directory");
-    let mut cmd = Command::new("bash");
-    cmd.args(["-c", "set -a; . ./.env; exec env -0"])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent-home");
-    run(&mut cmd, Command::new("bash").args(["-c", "true"]), env0)
-}
-
-/// `NAME=value` entries separated by NUL, as `env -0` prints them.
-fn env0(stdout: Vec<u8>) -> Result<Vars, String> {
-    let text = String::from_utf8(stdout).map_err(|e| e.to_string())?;
-    Ok(text
-        .split_terminator('\0')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect())
 }

@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Openv;
+use common::run::assert_success;
 use sha2::{Digest, Sha256};
 
 const TOKEN: &str = "tok-9f8e7d6c5b4a-canary";
@@ -54,7 +55,7 @@ fn values_arrive_in_the_child() {
         &["-e", "dev"],
         r#"printf %s "$TOKEN" | sha256sum; printf %s "$OTHER" | sha256sum"#,
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_success("openv run", &out);
     let s = text(&out.stdout);
     assert!(s.contains(&sha(TOKEN)) && s.contains(&sha(OTHER)), "{s}");
     // Several environments merge in order, later wins; --only narrows.
@@ -76,7 +77,7 @@ fn captured_output_is_masked_even_when_split_across_writes() {
         "printf 'token=%s\\n' \"$TOKEN\"; printf 'split={a}'; sleep 0.2; printf '{b} end\\n'; echo \"err=$OTHER\" >&2; echo \"short=$SHORT\""
     );
     let out = run_sh(&o, &["-e", "dev"], &script);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_success("openv run", &out);
     let (so, se) = (text(&out.stdout), text(&out.stderr));
     assert!(!so.contains(TOKEN) && !so.contains(b), "{so}");
     assert!(so.contains(&format!("token={MASK}\n")), "{so}");
@@ -215,19 +216,10 @@ fn a_stop_request_ends_the_output_drain() {
 #[test]
 fn stdin_passes_through() {
     let o = setup();
-    let mut child = o
-        .cmd(&["run", "-e", "dev", "--", "sh", "-c", "sha256sum"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"input through openv")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run::with_stdin(
+        &mut o.cmd(&["run", "-e", "dev", "--", "sh", "-c", "sha256sum"]),
+        b"input through openv",
+    );
     assert!(text(&out.stdout).contains(&sha("input through openv")));
 }
 
@@ -285,7 +277,7 @@ fn a_run_approved_through_the_queue() {
     assert!(shown.contains("dash") || shown.contains("/sh"), "{shown}");
     o.ok(&["approve", &req["id"].to_string(), "--scope", "once"]);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_success("openv run", &out);
     assert!(text(&out.stdout).contains(&sha(TOKEN)));
 }
 
@@ -318,11 +310,7 @@ fn values_never_reach_argv_logs_or_the_audit_trail() {
 #[test]
 fn a_missing_environment_says_how_to_give_one() {
     let o = setup();
-    let out = o
-        .cmd(&["run", "--", "true"])
-        .current_dir(o.dir.path())
-        .output()
-        .unwrap();
+    let out = o.run_in(o.dir.path(), &["run", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     let e = text(&out.stderr);
     assert_eq!(e.lines().count(), 1, "{e}");

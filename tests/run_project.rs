@@ -5,14 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use common::Openv;
-
-fn in_dir(o: &Openv, dir: &Path, args: &[&str]) -> Output {
-    o.cmd(args).current_dir(dir).output().unwrap()
-}
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -38,10 +34,10 @@ fn every_env_flag_defaults_to_the_project_and_precedence_is_flag_env_file() {
         o.ok(&["env", "create", e]);
     }
     let (_root, sub) = project(&o, "env = \"proj-dev\"\n");
-    let r = in_dir(&o, &sub, &["var", "add", "NAME_A"]);
+    let r = o.run_in(&sub, &["var", "add", "NAME_A"]);
     assert!(r.status.success(), "{}", err(&r));
     assert!(out(&r).contains("proj-dev"), "{}", out(&r));
-    let r = in_dir(&o, &sub, &["var", "list", "--json"]);
+    let r = o.run_in(&sub, &["var", "list", "--json"]);
     assert!(out(&r).contains("NAME_A"));
     // OPENV_ENV beats the file, -e beats both.
     let r = o
@@ -59,13 +55,13 @@ fn every_env_flag_defaults_to_the_project_and_precedence_is_flag_env_file() {
         .unwrap();
     assert!(out(&r).contains("from-flag"), "{}", out(&r));
     // policy, import and run take the default too.
-    let r = in_dir(&o, &sub, &["policy", "allow", "--exe", "sh"]);
+    let r = o.run_in(&sub, &["policy", "allow", "--exe", "sh"]);
     assert!(out(&r).contains("may now read proj-dev"), "{}", out(&r));
     let env_file = o.dir.path().join("in.env");
     std::fs::write(&env_file, "IMPORTED=x1y2z3w4\n").unwrap();
-    let r = in_dir(&o, &sub, &["import", env_file.to_str().unwrap()]);
+    let r = o.run_in(&sub, &["import", env_file.to_str().unwrap()]);
     assert!(out(&r).contains("into proj-dev"), "{}", err(&r));
-    let r = in_dir(&o, &sub, &["run", "--", "sh", "-c", "echo ${#IMPORTED}"]);
+    let r = o.run_in(&sub, &["run", "--", "sh", "-c", "echo ${#IMPORTED}"]);
     assert_eq!(out(&r), "8\n", "{}", err(&r));
 }
 
@@ -73,7 +69,7 @@ fn every_env_flag_defaults_to_the_project_and_precedence_is_flag_env_file() {
 fn a_project_without_env_and_no_project_say_how_to_give_one() {
     let o = Openv::new();
     let (root, _) = project(&o, "[[mount]]\npath = \".env\"\n");
-    let r = in_dir(&o, &root, &["var", "list"]);
+    let r = o.run_in(&root, &["var", "list"]);
     assert_eq!(r.status.code(), Some(1));
     let e = err(&r);
     assert_eq!(e.lines().count(), 1, "{e}");
@@ -92,7 +88,7 @@ fn errors_in_the_file_point_to_line_and_key_but_never_block_an_explicit_env() {
         &o,
         "env = \"dev\"\n\n[[mount]]\npath = \".env\"\nmode = \"nfs\"\n",
     );
-    let r = in_dir(&o, &sub, &["var", "list"]);
+    let r = o.run_in(&sub, &["var", "list"]);
     let e = err(&r);
     assert_eq!(
         e.trim_end(),
@@ -102,9 +98,9 @@ fn errors_in_the_file_point_to_line_and_key_but_never_block_an_explicit_env() {
         )
     );
     std::fs::write(root.join("openv.toml"), "env = \"dev\"\nbogus = 1\n").unwrap();
-    let e = err(&in_dir(&o, &sub, &["var", "list"]));
+    let e = err(&o.run_in(&sub, &["var", "list"]));
     assert!(e.contains("line 2, key `bogus`: unknown field"), "{e}");
-    let r = in_dir(&o, &sub, &["var", "list", "-e", "dev"]);
+    let r = o.run_in(&sub, &["var", "list", "-e", "dev"]);
     assert!(r.status.success(), "{}", err(&r));
 }
 
@@ -119,7 +115,7 @@ fn up_and_down_create_and_remove_every_mount() {
         "env = \"dev\"\n\n[[mount]]\npath = \".env\"\nmode = \"fifo\"\n\n[[mount]]\npath = \"web/.env.local\"\nenv = \"web\"\nmode = \"fifo\"\n",
     );
     std::fs::create_dir(root.join("web")).unwrap();
-    let r = in_dir(&o, &sub, &["up"]);
+    let r = o.run_in(&sub, &["up"]);
     assert!(r.status.success(), "{}", err(&r));
     let s = out(&r);
     assert!(
@@ -130,17 +126,17 @@ fn up_and_down_create_and_remove_every_mount() {
     let v: serde_json::Value = serde_json::from_str(&mounts).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "{mounts}");
     // Idempotent.
-    let r = in_dir(&o, &root, &["up"]);
+    let r = o.run_in(&root, &["up"]);
     assert!(out(&r).contains("already mounted"), "{}", out(&r));
-    let r = in_dir(&o, &sub, &["down"]);
+    let r = o.run_in(&sub, &["down"]);
     assert!(r.status.success(), "{}", err(&r));
     assert_eq!(out(&r).matches("unmounted").count(), 2, "{}", out(&r));
     let v: serde_json::Value = serde_json::from_str(&o.ok(&["mounts", "--json"])).unwrap();
     assert!(v.as_array().unwrap().is_empty());
     assert!(!root.join(".env").exists() && !root.join("web/.env.local").exists());
-    let r = in_dir(&o, &sub, &["down"]);
+    let r = o.run_in(&sub, &["down"]);
     assert!(out(&r).contains("not mounted"), "{}", out(&r));
     // Outside any project.
-    let r = in_dir(&o, o.dir.path(), &["up"]);
+    let r = o.run_in(o.dir.path(), &["up"]);
     assert!(err(&r).contains("no openv.toml"), "{}", err(&r));
 }

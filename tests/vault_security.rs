@@ -56,16 +56,7 @@ fn keyfile_from_env_var_and_wrong_keyfile() {
     chmod(&other, 0o600);
     let err = o.err(&["unlock", "--keyfile", other.to_str().unwrap()]);
     assert!(err.contains("does not unlock this vault"), "{err}");
-    let out = o
-        .cmd(&["unlock"])
-        .env("OPENV_KEYFILE", &o.keyfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run::ok(o.cmd(&["unlock"]).env("OPENV_KEYFILE", &o.keyfile));
     assert_eq!(o.status()["locked"], false);
 }
 

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Owner, Policy, bash_source, cat, env_body, tempdir};
+use common::{Owner, Policy, assert_bash_reads_env_body, bash_source, cat, env_body, tempdir};
 use openv_mount::{Mode, MountError, MountOptions, Placement, RefusalReason, mount};
 
 /// What a refused FIFO reader reads instead of the content.
@@ -91,12 +91,7 @@ fn bash_source_reads_every_variable() {
     let body = env_body(50, 0);
     let (tx, owner) = Owner::start(approve(), &body);
     let m = mount(&path, fifo_opts(), tx).unwrap();
-    let names: Vec<String> = (0..50).map(|i| format!("VAR_{i}")).collect();
-    let got = bash_source(&dir, ".env", &names);
-    let want: Vec<String> = (0..50)
-        .map(|i| format!("value-{i}-{}", "x".repeat(i % 7)))
-        .collect();
-    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    assert_bash_reads_env_body(&dir, 50);
     drop(m);
     owner.join();
 }

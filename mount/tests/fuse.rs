@@ -9,7 +9,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Owner, Policy, bash_source, cat, env_body, fuse_or_skip, is_mount_point, tempdir};
+use common::{
+    Owner, Policy, assert_bash_reads_env_body, bash_source, cat, env_body, fuse_or_skip,
+    is_mount_point, tempdir,
+};
 use openv_mount::{Mode, MountError, MountOptions, Placement, clean_stale, mount};
 
 fn fuse_opts() -> MountOptions {
@@ -85,12 +88,7 @@ fn bash_source_reads_every_variable() {
     let (tx, owner) = Owner::start(approve_cat_bash(), &body);
     let m = mount(&path, fuse_opts(), tx).unwrap();
     m.set_content_info(body.len() as u64, SystemTime::now());
-    let names: Vec<String> = (0..50).map(|i| format!("VAR_{i}")).collect();
-    let got = bash_source(&dir, ".env", &names);
-    let want: Vec<String> = (0..50)
-        .map(|i| format!("value-{i}-{}", "x".repeat(i % 7)))
-        .collect();
-    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    assert_bash_reads_env_body(&dir, 50);
     drop(m);
     owner.join();
 }

@@ -14,7 +14,7 @@ import sys
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import Implementation
 
-# The expected tools, from tests/common/mod.rs (MCP_TOOLS), set by tests/mcp_clients.rs.
+# The expected tools, from tests/common/mcp.rs (MCP_TOOLS), set by tests/mcp_clients.rs.
 TOOLS = json.loads(os.environ["OPENV_TEST_TOOLS"])
 
 

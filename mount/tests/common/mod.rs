@@ -135,6 +135,18 @@ pub fn bash_source(dir: &Path, file: &str, names: &[String]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Sources `dir/.env`, served with [`env_body`]`(n, _)`, in bash and checks that every
+/// variable holds its value.
+#[track_caller]
+pub fn assert_bash_reads_env_body(dir: &Path, n: usize) {
+    let names: Vec<String> = (0..n).map(|i| format!("VAR_{i}")).collect();
+    let got = bash_source(dir, ".env", &names);
+    let want: Vec<String> = (0..n)
+        .map(|i| format!("value-{i}-{}", "x".repeat(i % 7)))
+        .collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+}
+
 /// Whether `path` appears as a mount point in /proc/self/mountinfo.
 pub fn is_mount_point(path: &Path) -> bool {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();

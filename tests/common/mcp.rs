@@ -1,9 +1,7 @@
 //! In-process MCP sessions for the tests: the `openv mcp` server (the library's
 //! `OpenvMcp`) and an rmcp client joined by `tokio::io::duplex`, against a real agent
-//! started with the real binary in a throwaway OPENV_HOME.
-#![allow(dead_code, clippy::unwrap_used)]
-
-use std::time::{Duration, Instant};
+//! started with the real binary in a throwaway OPENV_HOME. Also the list of tools every
+//! MCP test expects.
 
 use openv::mcp::{OpenvMcp, Options};
 use openv::paths::Home;
@@ -14,7 +12,8 @@ use rmcp::service::{Peer, RunningService};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 
-use crate::common::Openv;
+use super::agent::{Openv, check_ok, wait_pending_at};
+use super::run;
 
 pub const CLIENT_NAME: &str = "openv-test-client";
 
@@ -67,53 +66,26 @@ impl Mcp {
         message
     }
 
-    /// Runs the real CLI off the async runtime.
+    /// Runs the real CLI off the async runtime; asserts success, returns stdout.
     pub async fn cli(&self, args: &[&str]) -> String {
-        let cmd = self.o.cmd(args);
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            let mut cmd = cmd;
-            let out = cmd.output().unwrap();
-            assert!(
-                out.status.success(),
-                "openv {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        })
-        .await
-        .unwrap()
+        self.cli_with(args, None).await
     }
 
+    /// [`cli`](Self::cli) with `stdin` as the command's input.
     pub async fn cli_stdin(&self, args: &[&str], stdin: &str) -> String {
-        let o_home = self.o.home.clone();
+        self.cli_with(args, Some(stdin.as_bytes().to_vec())).await
+    }
+
+    async fn cli_with(&self, args: &[&str], stdin: Option<Vec<u8>>) -> String {
+        let mut cmd = self.o.cmd(args);
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let stdin = stdin.to_owned();
-        let prompt = self.o.prompt;
         tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut child = std::process::Command::new(crate::common::BIN)
-                .args(&args)
-                .env("OPENV_HOME", &o_home)
-                .env("OPENV_PROMPT", prompt)
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(stdin.as_bytes())
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "openv {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
+            let out = match stdin {
+                Some(bytes) => run::with_stdin(&mut cmd, &bytes),
+                None => cmd.output().unwrap(),
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            check_ok(&args, out)
         })
         .await
         .unwrap()
@@ -121,16 +93,11 @@ impl Mcp {
 
     /// Waits for the agent's queue to hold a request; returns its id and JSON.
     pub async fn pending(&self) -> (u64, Value) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let list: Value =
-                serde_json::from_str(&self.cli(&["pending", "--json"]).await).unwrap();
-            if let Some(first) = list.as_array().and_then(|a| a.first()) {
-                return (first["id"].as_u64().unwrap(), first.clone());
-            }
-            assert!(Instant::now() < deadline, "no pending request appeared");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let home = self.o.home.clone();
+        let first = tokio::task::spawn_blocking(move || wait_pending_at(&home))
+            .await
+            .unwrap();
+        (first["id"].as_u64().unwrap(), first)
     }
 
     /// The audit log's MCP records (after a `get_audit_log` call, which waits for the
@@ -223,3 +190,24 @@ pub fn names(v: &Value) -> Vec<String> {
         .map(|n| n.as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Every tool `openv mcp` offers, in the order `tools/list` gives them.
+pub const MCP_TOOLS: &[&str] = &[
+    "list_environments",
+    "create_environment",
+    "rename_environment",
+    "delete_environment",
+    "list_variables",
+    "append_variables",
+    "request_variable_values",
+    "remove_variables",
+    "create_local_env_file",
+    "list_local_env_files",
+    "remove_local_env_file",
+    "import_env_file",
+    "check_environment",
+    "get_health_status",
+    "get_metrics",
+    "get_security_status",
+    "get_audit_log",
+];
