@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod envfile;
 pub mod ipc;
 pub mod logging;
 pub mod mcp;

@@ -3,6 +3,7 @@
 mod consent;
 pub mod daemon;
 mod hardening;
+mod health;
 mod mount_ops;
 mod prompts;
 mod reads;
@@ -85,6 +86,10 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let repairs = tokio::spawn(reads::repair(changed_rx, state.clone()));
     let reaper = tokio::spawn(reads::reap(state.clone()));
     let idle = tokio::spawn(idle_lock(state.clone(), config.idle_lock));
+    let backups = tokio::spawn(health::scheduled_backups(
+        state.clone(),
+        config.backup_every,
+    ));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let shutdown = async move {
@@ -95,6 +100,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     };
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
+    backups.abort();
     repairs.abort();
     reaper.abort();
     let mounts = {
@@ -102,12 +108,14 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
         st.lock();
         st.mounts.take_all()
     };
-    // Unmount outside the lock: a pending open may be waiting for it.
+    // Unmount outside the lock: a pending open may be waiting for it. The mounts stay
+    // recorded and come back at the next start; until then each path says so.
     tokio::task::spawn_blocking(move || {
         for m in mounts {
             let path = m.path().to_owned();
-            drop(m);
-            mount_ops::remove_placeholder(&path);
+            if let Err(e) = m.suspend() {
+                tracing::warn!(path = %path.display(), error = %e, "unmount failed");
+            }
         }
     })
     .await

@@ -102,7 +102,9 @@ impl State {
             notes.push(note);
         }
         if existing == Existing::Plaintext {
-            imported = self.import(&env, &path)?;
+            let warnings;
+            (imported, warnings) = self.import(&env, &path)?;
+            notes.extend(warnings);
             prepare::shred(&path).map_err(|e| {
                 mount_err(format!(
                     "imported, but cannot remove {}: {e}",

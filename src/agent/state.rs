@@ -13,15 +13,14 @@ use crate::ipc::protocol::{ErrorCode, Request, Response, StatusInfo, WireSecret}
 use crate::mounts::Mounts;
 use crate::mounts::watch::MountWatcher;
 use crate::paths::Home;
-use crate::secret::SecretValue;
 use crate::store::keyslot::create_keyfile;
 use crate::store::sqlite::SqliteVault;
 use crate::store::{Backend, SlotSecret, StoreError, ValueSource};
 
 #[derive(Debug)]
 pub struct State {
-    home: Home,
-    config: Config,
+    pub(super) home: Home,
+    pub(super) config: Config,
     started: Instant,
     pub(super) vault: Option<SqliteVault>,
     /// Last request that used or changed the vault; the idle lock counts from here.
@@ -91,7 +90,8 @@ pub fn error_code(e: &StoreError) -> ErrorCode {
         StoreError::EnvironmentExists(_) => ErrorCode::Exists,
         StoreError::Name(_) | StoreError::Unrepresentable { .. } => ErrorCode::InvalidInput,
         StoreError::Tampered { .. } => ErrorCode::Tampered,
-        StoreError::Path(_) => ErrorCode::InvalidInput,
+        StoreError::Path(_) | StoreError::EnvFile(_) => ErrorCode::InvalidInput,
+        StoreError::Damaged(_) => ErrorCode::Damaged,
         StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Io { .. } => ErrorCode::Internal,
     }
 }
@@ -229,9 +229,14 @@ impl State {
             Ok(r) => r,
             Err(e) => {
                 tracing::info!(error = %e, "request failed");
+                // A refused write names what changed under the vault and the remedy.
+                let message = match e.code() {
+                    ErrorCode::Damaged => self.damage().unwrap_or_else(|| e.to_string()),
+                    _ => e.to_string(),
+                };
                 Response::Error {
                     code: e.code(),
-                    message: e.to_string(),
+                    message,
                     cid: cid.to_owned(),
                 }
             }
@@ -306,9 +311,10 @@ impl State {
                 self.refresh_env(&env);
                 Response::Names { names }
             }
-            Request::Import { env, path } => Response::Names {
-                names: self.import(&env, &path)?,
-            },
+            Request::Import { env, path } => {
+                let (names, warnings) = self.import(&env, &path)?;
+                Response::Imported { names, warnings }
+            }
             Request::Mount {
                 path,
                 env,
@@ -455,7 +461,10 @@ impl State {
                     }
                 }
             }
+            Request::Backup { path } => self.backup(&path)?,
+            Request::Restore { path, secret } => self.restore(&path, &wire_to_slot(secret))?,
             Request::Verify => {
+                self.vault_health()?;
                 let v = self.vault()?;
                 let envs = v.list_envs()?;
                 let mut values = 0;
@@ -471,6 +480,7 @@ impl State {
     }
 
     fn status(&mut self) -> StatusInfo {
+        let damage = self.damage();
         let vault_path = self.home.vault();
         let vault_exists = vault_path.exists();
         let (locked, (environments, variables)) = match self.vault() {
@@ -499,6 +509,7 @@ impl State {
                 .filter(|t| *t > std::time::SystemTime::now())
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             mounts: self.mounts.len() as u64,
+            damage,
         }
     }
 
@@ -529,9 +540,14 @@ impl State {
         }
     }
 
-    /// Reads a .env file inside the agent; returns the names stored.
-    pub(super) fn import(&mut self, env: &str, path: &Path) -> Result<Vec<String>, StoreError> {
-        let vars = read_env_file(path)?;
+    /// Reads a .env file inside the agent; returns the names stored and the file's
+    /// warnings (names set twice).
+    pub(super) fn import(
+        &mut self,
+        env: &str,
+        path: &Path,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let crate::envfile::EnvFile { vars, warnings } = crate::envfile::read(path)?;
         crate::names::check_env_name(env)?;
         let v = self.vault()?;
         if !v.is_unlocked() {
@@ -549,7 +565,7 @@ impl State {
         result?;
         // Mounts of the environment serve the new values from the next open.
         self.refresh_env(env);
-        Ok(vars.into_iter().map(|(n, _)| n).collect())
+        Ok((vars.into_iter().map(|(n, _)| n).collect(), warnings))
     }
 
     /// Rules and grants name environments: once a name is gone (deleted, or renamed), what
@@ -559,41 +575,4 @@ impl State {
         self.approvals.rules_changed();
         self.approvals.grants.forget_env(name);
     }
-}
-
-/// Parses a .env with dotenvy. Parse errors name the line number, never its text (the
-/// text holds the value).
-pub fn read_env_file(path: &Path) -> Result<Vec<(String, SecretValue)>, StoreError> {
-    let io_err = |source| StoreError::Io {
-        what: path.display().to_string(),
-        source,
-    };
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(io_err)?);
-    let mut out: Vec<(String, SecretValue)> = Vec::new();
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        match item {
-            Ok((name, value)) => {
-                let value = SecretValue::new(value);
-                // A later line wins, as in every dotenv reader.
-                if let Some(slot) = out.iter_mut().find(|(n, _)| *n == name) {
-                    slot.1 = value;
-                } else {
-                    out.push((name, value));
-                }
-            }
-            Err(dotenvy::Error::LineParse(line, _)) => {
-                let line = zeroize::Zeroizing::new(line);
-                let at = text
-                    .lines()
-                    .position(|l| l == line.as_str())
-                    .map(|n| format!("line {}", n + 1))
-                    .unwrap_or_else(|| "a multi-line value".into());
-                return Err(io_err(std::io::Error::other(format!(
-                    "cannot parse {at}: fix it and import again"
-                ))));
-            }
-            Err(_) => return Err(io_err(std::io::Error::other("not a readable .env file"))),
-        }
-    }
-    Ok(out)
 }

@@ -7,6 +7,7 @@ use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
 use thiserror::Error;
 
+use super::deadline::{self, Deadlines};
 use super::protocol::{ErrorCode, PROTOCOL_VERSION, Request, Response};
 use super::transport::{Channel, TransportError};
 use crate::paths::{Home, PathError};
@@ -29,6 +30,17 @@ pub enum ClientError {
     Start(String),
     #[error("the openv agent answered {0} where it should not: run `openv agent restart`")]
     Unexpected(&'static str),
+    /// A connect or response deadline passed; the message says why and what to do.
+    #[error("{0}")]
+    Timeout(String),
+    /// The agent went away between receiving a change and answering it.
+    #[error(
+        "the openv agent stopped before answering `{op}`: it may or may not have been applied; check with {check}, then run the command again if needed"
+    )]
+    Interrupted {
+        op: &'static str,
+        check: &'static str,
+    },
 }
 
 impl ClientError {
@@ -54,6 +66,7 @@ pub struct Client {
     chan: Option<Channel<Stream>>,
     /// The agent's side of the handshake (pid 0 until connected).
     pub agent: AgentInfo,
+    deadlines: Deadlines,
 }
 
 /// An agent that is being killed can accept and then reset: as good as none.
@@ -69,6 +82,39 @@ fn gone(home: &Home, e: TransportError) -> ClientError {
             ClientError::NotRunning(home.root().display().to_string())
         }
         e => e.into(),
+    }
+}
+
+/// The answer to a delivered `req` was lost: for a change, say that it may have been
+/// applied and how to tell.
+fn lost(req: &Request, e: TransportError) -> ClientError {
+    let cut = match &e {
+        TransportError::Closed => true,
+        TransportError::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+        ),
+        TransportError::Decode(_) => false,
+    };
+    match deadline::how_to_check(req) {
+        Some(check) if cut => ClientError::Interrupted {
+            op: req.op(),
+            check,
+        },
+        _ => e.into(),
+    }
+}
+
+/// Runs `fut` with a deadline; past it, the agent's state explains why.
+async fn within<T>(
+    home: &Home,
+    pid: Option<u32>,
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ClientError::Timeout(deadline::explain(home, pid, limit))),
     }
 }
 
@@ -97,9 +143,15 @@ impl Client {
             .as_path()
             .to_fs_name::<GenericFilePath>()
             .map_err(TransportError::Io)?;
-        let stream = match Stream::connect(name).await {
+        let deadlines = Deadlines::load(home);
+        let connect = within(home, None, deadlines.connect, async {
+            Stream::connect(name)
+                .await
+                .map_err(|e| TransportError::Io(e).into())
+        });
+        let stream = match connect.await {
             Ok(s) => s,
-            Err(e)
+            Err(ClientError::Transport(TransportError::Io(e)))
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
@@ -107,8 +159,35 @@ impl Client {
             {
                 return Err(ClientError::NotRunning(home.root().display().to_string()));
             }
-            Err(e) => return Err(TransportError::Io(e).into()),
+            // A full backlog: the agent accepts nothing, as when stopped.
+            Err(ClientError::Transport(TransportError::Io(e)))
+                if e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                return Err(ClientError::Timeout(deadline::explain(
+                    home,
+                    None,
+                    deadlines.connect,
+                )));
+            }
+            Err(e) => return Err(e),
         };
+        let limit = first.map_or(deadlines.response, |r| deadlines.response_for(r));
+        within(
+            home,
+            None,
+            limit,
+            Self::greet(home, stream, first, deadlines),
+        )
+        .await
+    }
+
+    /// The greeting (and `first`) on a fresh connection, and their answers.
+    async fn greet(
+        home: &Home,
+        stream: Stream,
+        first: Option<&Request>,
+        deadlines: Deadlines,
+    ) -> Result<(Self, Option<Response>), ClientError> {
         let mut chan = Channel::new(stream);
         let hello = Request::Hello {
             protocol: PROTOCOL_VERSION,
@@ -133,13 +212,18 @@ impl Client {
             _ => return Err(ClientError::Unexpected("an unknown greeting")),
         };
         let first_answer = match first {
-            Some(_) => Some(chan.recv().await?.ok_or(TransportError::Closed)?),
+            Some(req) => match chan.recv().await {
+                Ok(Some(a)) => Some(a),
+                Ok(None) => return Err(lost(req, TransportError::Closed)),
+                Err(e) => return Err(lost(req, e)),
+            },
             None => None,
         };
         let client = Self {
             home: home.clone(),
             chan: Some(chan),
             agent,
+            deadlines,
         };
         Ok((client, first_answer))
     }
@@ -160,6 +244,7 @@ impl Client {
                 pid: 0,
                 version: String::new(),
             },
+            deadlines: Deadlines::load(home),
         }
     }
 
@@ -198,7 +283,20 @@ impl Client {
     /// Sends one request; an agent error becomes `ClientError::Agent`.
     pub async fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
         let answer = match self.chan.as_mut() {
-            Some(chan) => chan.request(req).await?,
+            Some(chan) => {
+                let (home, pid) = (&self.home, Some(self.agent.pid));
+                let limit = self.deadlines.response_for(req);
+                within(home, pid, limit, async {
+                    // Not written = not delivered: that error stays as it is.
+                    chan.send(req).await?;
+                    match chan.recv().await {
+                        Ok(Some(a)) => Ok(a),
+                        Ok(None) => Err(lost(req, TransportError::Closed)),
+                        Err(e) => Err(lost(req, e)),
+                    }
+                })
+                .await?
+            }
             None => {
                 let (client, answer) = Self::connect_or_start_with(&self.home, Some(req)).await?;
                 *self = client;

@@ -1,5 +1,7 @@
 //! The agent's local-socket protocol: messages, framing and the client side.
 
 pub mod client;
+pub mod deadline;
+pub mod limits;
 pub mod protocol;
 pub mod transport;

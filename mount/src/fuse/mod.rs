@@ -116,7 +116,7 @@ impl FuseMount {
                 Ok(mount)
             }
             Err(source) => {
-                let _ = mount.stop();
+                let _ = mount.stop(false);
                 Err(MountError::Thread {
                     what: "FUSE session",
                     source,
@@ -132,8 +132,9 @@ impl FuseMount {
         }
     }
 
-    /// Denies pending opens, unmounts (lazily if busy), puts the path back as it was.
-    pub(crate) fn stop(mut self) -> Result<(), MountError> {
+    /// Denies pending opens, unmounts (lazily if busy), puts the path back as it was, or
+    /// (`keep`) leaves the not-serving placeholder for a mount that will be restored.
+    pub(crate) fn stop(mut self, keep: bool) -> Result<(), MountError> {
         self.watchdog.stop();
         let (result, detached) = match self.unmounter.unmount() {
             Ok(()) => (Ok(()), false),
@@ -157,6 +158,8 @@ impl FuseMount {
             }
         }
         match self.layout {
+            // The placeholder is under the file mount, and in the hidden directory.
+            _ if keep => {}
             Layout::File => placement::restore_after_file_mount(&self.path, self.before),
             Layout::Dir { .. } => placement::restore_after_dir_mount(&self.path, self.before),
         }
