@@ -27,7 +27,7 @@ pub enum ClientError {
     #[error(transparent)]
     Path(#[from] PathError),
     #[error("could not start the openv agent: {0}")]
-    Start(String),
+    Start(#[from] super::spawn::StartError),
     #[error("the openv agent answered {0} where it should not: run `openv agent restart`")]
     Unexpected(&'static str),
     /// A connect or response deadline passed; the message says why and what to do.
@@ -260,7 +260,7 @@ impl Client {
                 Err(ClientError::NotRunning(_)) => {}
                 other => return other,
             }
-            crate::agent::daemon::spawn_background(home).await?;
+            super::spawn::spawn_background(home).await?;
             let settle = Instant::now() + Duration::from_millis(500);
             loop {
                 match Self::connect_with(home, first).await {
@@ -268,10 +268,10 @@ impl Client {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     Err(ClientError::NotRunning(h)) if Instant::now() >= deadline => {
-                        return Err(ClientError::Start(format!(
+                        return Err(ClientError::Start(super::spawn::StartError::new(format!(
                             "no agent answered on {h} within 10 s: see {}",
                             home.log_file().display()
-                        )));
+                        ))));
                     }
                     Err(ClientError::NotRunning(_)) => break,
                     other => return other,

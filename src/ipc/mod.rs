@@ -1,7 +1,9 @@
 //! The agent's local-socket protocol: messages, framing and the client side.
 
+pub mod cid;
 pub mod client;
 pub mod deadline;
 pub mod limits;
 pub mod protocol;
+pub mod spawn;
 pub mod transport;

@@ -1,4 +1,8 @@
 //! The embedded vault: one SQLite file, values sealed under the vault key.
+//!
+//! One job, in one file on purpose: creating, opening and unlocking the vault and the
+//! `Backend` calls over its single connection (each call one transaction). Rules and
+//! mount records, which share the file, live in `rules.rs` and `mount_records.rs`.
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
@@ -8,11 +12,14 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::backend::Backend;
 use super::crypto::{Sealed, VaultKey, value_aad};
 use super::durability::{self, Damage, SharedGuard};
+use super::error::StoreError;
 use super::keyslot::{KeySlot, SlotKind, SlotParams, SlotSecret};
 use super::schema;
-use super::{Backend, EnvInfo, StoreError, ValueSource, VarInfo, now};
+use super::time::now;
+use super::types::{EnvInfo, ValueSource, VarInfo};
 use crate::names::{check_env_name, check_value_len, check_var_name};
 use crate::paths::check_private;
 use crate::render;
