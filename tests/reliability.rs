@@ -328,6 +328,8 @@ fn scheduled_backups_rotate() {
             .map(|d| {
                 d.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    // A copy being written is a hidden temporary file.
+                    .filter(|n| n.starts_with("vault-"))
                     .collect()
             })
             .unwrap_or_default();
