@@ -41,6 +41,19 @@ pub struct Config {
     pub pinentry: Option<PathBuf>,
     /// Audit files are rotated beyond this size.
     pub audit_max_bytes: u64,
+    /// An automatic copy of the vault is taken when the newest is older than this.
+    pub backup_every: Duration,
+    /// Automatic copies kept under OPENV_HOME/backups.
+    pub backup_keep: usize,
+    /// Connections the agent serves at once (at most half its descriptor limit).
+    pub max_connections: usize,
+    /// Connections one process may hold open at once.
+    pub max_connections_per_process: usize,
+    /// How long a client waits to connect to the agent.
+    pub connect_timeout: Duration,
+    /// How long a client waits for an answer (a request that may wait for a person gets
+    /// `prompt_timeout` plus this).
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -55,6 +68,12 @@ impl Default for Config {
             ai_agents: DEFAULT_AI_AGENTS.iter().map(|s| (*s).to_owned()).collect(),
             pinentry: None,
             audit_max_bytes: 8 * 1024 * 1024,
+            backup_every: Duration::from_secs(24 * 3600),
+            backup_keep: 7,
+            max_connections: 512,
+            max_connections_per_process: 64,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -71,6 +90,12 @@ struct RawConfig {
     ai_agents: Option<Vec<String>>,
     pinentry: Option<PathBuf>,
     audit_max_bytes: Option<u64>,
+    backup_every: Option<String>,
+    backup_keep: Option<usize>,
+    max_connections: Option<usize>,
+    max_connections_per_process: Option<usize>,
+    connect_timeout: Option<String>,
+    request_timeout: Option<String>,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, String> {
@@ -147,6 +172,24 @@ impl Config {
         cfg.pinentry = raw.pinentry.or(cfg.pinentry);
         if let Some(n) = raw.audit_max_bytes {
             cfg.audit_max_bytes = n;
+        }
+        if let Some(s) = raw.backup_every {
+            cfg.backup_every = duration("backup_every", &s)?;
+        }
+        if let Some(n) = raw.backup_keep {
+            cfg.backup_keep = n.max(1);
+        }
+        if let Some(n) = raw.max_connections {
+            cfg.max_connections = n.max(4);
+        }
+        if let Some(n) = raw.max_connections_per_process {
+            cfg.max_connections_per_process = n.max(2);
+        }
+        if let Some(s) = raw.connect_timeout {
+            cfg.connect_timeout = duration("connect_timeout", &s)?;
+        }
+        if let Some(s) = raw.request_timeout {
+            cfg.request_timeout = duration("request_timeout", &s)?;
         }
         Ok(cfg)
     }

@@ -15,6 +15,8 @@ pub mod approvals;
 pub mod audit;
 /// The agent's fixed environment (the clean-agent tests check the agent runs with it).
 pub mod clean_env;
+/// Reading a plaintext .env for `openv import` (its errors are store errors).
+pub mod envfile;
 /// The agent's socket protocol and its client.
 pub mod ipc;
 /// The `openv mcp` server (tested in-process over a duplex stream).
@@ -34,7 +36,6 @@ pub mod store;
 
 pub(crate) mod agent;
 pub(crate) mod config;
-pub(crate) mod envfile;
 pub(crate) mod mount_table;
 pub(crate) mod project;
 pub(crate) mod registry;

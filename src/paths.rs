@@ -67,6 +67,10 @@ impl Home {
     pub fn vault(&self) -> PathBuf {
         self.root.join("vault.db")
     }
+    /// Automatic copies of the vault (and rescued views of a replaced one).
+    pub fn backups(&self) -> PathBuf {
+        self.root.join("backups")
+    }
     pub fn config(&self) -> PathBuf {
         self.root.join("config.toml")
     }

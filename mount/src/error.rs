@@ -85,12 +85,24 @@ pub enum IdentifyError {
     /// /proc answered with an error.
     #[error("cannot read /proc/{pid}: {message}; is /proc mounted and readable?")]
     Proc { pid: i32, message: String },
+
+    /// The owner is out of file descriptors: it cannot even look at the reader.
+    #[error("cannot read /proc/{pid}: this process is out of file descriptors")]
+    NoFds { pid: i32 },
 }
 
 impl IdentifyError {
     pub(crate) fn from_proc(pid: i32, err: procfs::ProcError) -> Self {
         match err {
             procfs::ProcError::NotFound(_) => IdentifyError::Gone { pid },
+            procfs::ProcError::Io(e, _)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EMFILE | nix::libc::ENFILE)
+                ) =>
+            {
+                IdentifyError::NoFds { pid }
+            }
             other => IdentifyError::Proc {
                 pid,
                 message: other.to_string(),

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 pub use crate::error::{IdentifyError, MountError};
 pub use crate::fuse::fuse_available;
+pub use crate::placement::{NOT_SERVING, is_placeholder};
 pub use crate::process::{Ancestor, Reader, identify};
 pub use crate::request::{OpenHandler, OpenRequest, Refusal, RefusalReason, Stats};
 pub use crate::stale::clean_stale;
@@ -217,14 +218,24 @@ impl Mount {
     /// # Errors
     /// [`MountError::Unmount`] if even a lazy unmount failed.
     pub fn unmount(mut self) -> Result<(), MountError> {
-        self.stop()
+        self.stop(false)
     }
 
-    fn stop(&mut self) -> Result<(), MountError> {
+    /// Stops serving for now, as [`Mount::unmount`] does, but leaves the path holding the
+    /// [`NOT_SERVING`] placeholder: for a mount its owner will restore (an agent that is
+    /// stopping or restarting), so a reader in between reads why, not an empty file.
+    ///
+    /// # Errors
+    /// [`MountError::Unmount`] if even a lazy unmount failed.
+    pub fn suspend(mut self) -> Result<(), MountError> {
+        self.stop(true)
+    }
+
+    fn stop(&mut self, keep: bool) -> Result<(), MountError> {
         match self.backend.take() {
-            Some(Backend::Fuse(m)) => m.stop(),
+            Some(Backend::Fuse(m)) => m.stop(keep),
             Some(Backend::Fifo(s)) => {
-                s.stop();
+                s.stop(keep);
                 Ok(())
             }
             None => Ok(()),
@@ -234,7 +245,7 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        if let Err(e) = self.stop() {
+        if let Err(e) = self.stop(false) {
             tracing::warn!(path = %self.path.display(), error = %e, "unmount on drop failed");
         }
     }

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,29 @@ pub(crate) enum Before {
     Missing,
     /// An empty regular file.
     EmptyFile,
+    /// Our not-serving placeholder, left by a mount that was not stopped for good (an
+    /// agent that crashed, was stopped, or a machine that rebooted).
+    Placeholder,
+}
+
+/// What a mount point holds while openv is not serving it (before the agent starts,
+/// after a crash or a reboot, during a restart): one line that every .env reader takes
+/// as a comment, so nothing is set, and that tells whoever looks why.
+pub const NOT_SERVING: &str = "# openv: not serving; run openv up\n";
+
+/// Whether `path` is a regular file holding exactly [`NOT_SERVING`].
+#[must_use]
+pub fn is_placeholder(path: &Path) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() != NOT_SERVING.len() as u64 {
+        return false;
+    }
+    let mut text = String::new();
+    fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .is_ok_and(|_| text == NOT_SERVING)
 }
 
 /// The hidden directory used when the file itself cannot take a mount: `.openv-mnt-<name>`.
@@ -62,6 +85,9 @@ pub(crate) fn inspect(path: &Path) -> Result<Before, MountError> {
         });
     }
     if kind.is_file() {
+        if is_placeholder(path) {
+            return Ok(Before::Placeholder);
+        }
         if meta.len() > 0 {
             return Err(MountError::HasContent {
                 path: path.to_path_buf(),
@@ -89,28 +115,93 @@ fn is_mount_point(path: &Path, meta: &fs::Metadata) -> bool {
         .is_some_and(|dir| dir.dev() != meta.dev())
 }
 
-/// Makes sure an empty 0600 regular file is at `path` (FUSE mounts on top of it).
+/// Puts the 0600 not-serving placeholder at `path` (FUSE mounts on top of it, so it is
+/// what readers see whenever the mount is gone). `before` says what may be replaced:
+/// nothing, an empty file, or a placeholder (kept as it is). The file is written beside
+/// the path and renamed into place, so no reader ever sees it empty.
 pub(crate) fn ensure_placeholder(path: &Path, before: Before) -> Result<(), MountError> {
-    if before == Before::EmptyFile {
+    if before == Before::Placeholder {
         return Ok(());
     }
-    OpenOptions::new()
+    let mut name = OsString::from(".openv-placeholder-");
+    name.push(path.file_name().unwrap_or_default());
+    let staged = path.with_file_name(name);
+    let _ = fs::remove_file(&staged);
+    let written = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-        .map(drop)
-        .map_err(prepare_err(path))
+        .open(&staged)
+        .and_then(|mut f| {
+            f.write_all(NOT_SERVING.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&staged, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&staged);
+    }
+    written.map_err(prepare_err(path))
+}
+
+/// Leaves the placeholder where a FIFO was (or makes sure it is there): what a stopped
+/// agent's mount point shows until it serves again.
+pub(crate) fn leave_placeholder(path: &Path) {
+    let before = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => {
+            let _ = fs::remove_file(path);
+            Before::Missing
+        }
+        Ok(m) if m.is_file() && m.len() == 0 => Before::EmptyFile,
+        Ok(_) => return,
+        Err(_) => Before::Missing,
+    };
+    if let Err(e) = ensure_placeholder(path, before) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot leave the not-serving placeholder");
+    }
+}
+
+/// An empty file again, as the user had it.
+fn put_back_empty(path: &Path) {
+    let _ = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path);
+}
+
+/// Ours to remove: an empty file or the placeholder.
+fn ours(path: &Path, m: &fs::Metadata) -> bool {
+    m.file_type().is_file() && (m.len() == 0 || is_placeholder(path))
 }
 
 /// Creates the hidden directory (0700) for a directory mount.
+/// The placeholder inside it is what the symlink shows while the mount is gone.
 pub(crate) fn make_hidden_dir(path: &Path) -> Result<PathBuf, MountError> {
     let dir = hidden_dir(path);
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => Ok(dir),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(dir),
-        Err(e) => Err(prepare_err(&dir)(e)),
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(prepare_err(&dir)(e)),
     }
+    let inner = dir.join(path.file_name().unwrap_or_default());
+    let before = if is_placeholder(&inner) {
+        Before::Placeholder
+    } else {
+        let _ = fs::remove_file(&inner);
+        Before::Missing
+    };
+    ensure_placeholder(&inner, before)?;
+    Ok(dir)
+}
+
+/// Removes the hidden directory and the placeholder in it.
+pub(crate) fn remove_hidden_dir(path: &Path) {
+    let dir = hidden_dir(path);
+    let inner = dir.join(path.file_name().unwrap_or_default());
+    remove_if(&inner, |m| ours(&inner, m));
+    // Fails harmlessly while a lazily detached mount still covers it; clean_stale retries.
+    let _ = fs::remove_dir(dir);
 }
 
 /// Replaces the placeholder at `path` with a relative symlink into the hidden directory.
@@ -125,8 +216,13 @@ pub(crate) fn link_into_hidden_dir(path: &Path) -> Result<(), MountError> {
 
 /// Undoes [`ensure_placeholder`] after a file mount: removes the placeholder we created.
 pub(crate) fn restore_after_file_mount(path: &Path, before: Before) {
-    if before == Before::Missing {
-        remove_if(path, |m| m.file_type().is_file() && m.len() == 0);
+    match before {
+        Before::Missing | Before::Placeholder => remove_if(path, |m| ours(path, m)),
+        Before::EmptyFile => {
+            if is_placeholder(path) {
+                put_back_empty(path);
+            }
+        }
     }
 }
 
@@ -134,10 +230,9 @@ pub(crate) fn restore_after_file_mount(path: &Path, before: Before) {
 /// was there.
 pub(crate) fn restore_after_dir_mount(path: &Path, before: Before) {
     remove_if(path, |m| m.file_type().is_symlink());
-    // Fails harmlessly while a lazily detached mount still covers it; clean_stale retries.
-    let _ = fs::remove_dir(hidden_dir(path));
+    remove_hidden_dir(path);
     if before == Before::EmptyFile {
-        let _ = ensure_placeholder(path, Before::Missing);
+        put_back_empty(path);
     }
 }
 
@@ -157,6 +252,6 @@ pub(crate) fn restore_after_fifo(
 ) {
     remove_if(path, |m| m.file_type().is_fifo() && is_ours(m));
     if before == Before::EmptyFile {
-        let _ = ensure_placeholder(path, Before::Missing);
+        put_back_empty(path);
     }
 }

@@ -45,8 +45,10 @@ pub fn clean_stale(path: &Path) -> Result<bool, MountError> {
         && fs::read_link(&path).is_ok_and(|t| t == placement::link_target(&path))
         && !is_mounted(&hidden);
     if dangling_link {
+        // What is left is the placeholder, at the path itself.
         let _ = fs::remove_file(&path);
-        let _ = fs::remove_dir(&hidden);
+        placement::remove_hidden_dir(&path);
+        placement::leave_placeholder(&path);
         cleaned = true;
     }
     Ok(cleaned)

@@ -88,7 +88,8 @@ pub fn code_of(e: &StoreError) -> ErrorCode {
         StoreError::EnvironmentExists(_) => ErrorCode::Exists,
         StoreError::Name(_) | StoreError::Unrepresentable { .. } => ErrorCode::InvalidInput,
         StoreError::Tampered { .. } => ErrorCode::Tampered,
-        StoreError::Path(_) => ErrorCode::InvalidInput,
+        StoreError::Path(_) | StoreError::EnvFile(_) => ErrorCode::InvalidInput,
+        StoreError::Damaged(_) => ErrorCode::Damaged,
         StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Io { .. } => ErrorCode::Internal,
     }
 }

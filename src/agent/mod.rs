@@ -10,6 +10,7 @@ pub mod daemon;
 mod dialogs;
 mod error;
 mod hardening;
+mod health;
 mod jobs;
 mod peer_check;
 pub mod pidlock;
@@ -90,6 +91,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let repairs = tokio::spawn(jobs::repair::run(changed_rx, state.clone()));
     let reaper = tokio::spawn(jobs::reaper::run(state.clone()));
     let idle = tokio::spawn(jobs::idle_lock::run(state.clone(), config.idle_lock));
+    let backups = tokio::spawn(jobs::backups::run(state.clone(), config.backup_every));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let shutdown = async move {
@@ -100,6 +102,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     };
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
+    backups.abort();
     repairs.abort();
     reaper.abort();
     let mounts = {
@@ -107,12 +110,14 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
         st.lock_vault();
         st.mounts.take_all()
     };
-    // Unmount outside the lock: a pending open may be waiting for it.
+    // Unmount outside the lock: a pending open may be waiting for it. The mounts stay
+    // recorded and come back at the next start; until then each path says so.
     tokio::task::spawn_blocking(move || {
         for m in mounts {
             let path = m.path().to_owned();
-            drop(m);
-            crate::mount_table::prepare::remove_placeholder(&path);
+            if let Err(e) = m.suspend() {
+                tracing::warn!(path = %path.display(), error = %e, "unmount failed");
+            }
         }
     })
     .await

@@ -5,9 +5,11 @@
 use futures::future::BoxFuture;
 
 use super::error::AgentError;
-use super::requests::{audit, consent, environments, mounts, pending, policy, variables, vault};
+use super::requests::{
+    audit, backups, consent, environments, mounts, pending, policy, variables, vault,
+};
 use super::state::{Shared, State, lock};
-use crate::ipc::protocol::{Request, Response};
+use crate::ipc::protocol::{ErrorCode, Request, Response};
 
 /// Who may ask for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +124,12 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
         Request::Unlock { secret } => act(Agent, move |st| vault::unlock(st, secret)),
         Request::Lock => act(Agent, |st| Ok(vault::lock(st))),
         Request::Verify => act(Agent, vault::verify),
+        Request::Backup { path } => act(Agent, move |st| backups::backup(st, &path)),
+        // Human tier: it replaces every value and rule. Until the proof of the human
+        // (issue 10) it needs what unlock needs: the copy's passphrase or key file.
+        Request::Restore { path, secret } => {
+            act(Human, move |st| backups::restore(st, &path, secret))
+        }
         Request::EnvList => look(Agent, environments::list),
         Request::EnvCreate { name } => act(Agent, move |st| environments::create(st, &name)),
         Request::EnvRename { name, new_name } => {
@@ -240,7 +248,12 @@ pub async fn run(route: Route, state: &Shared, cid: &str) -> Response {
                 if uses_vault {
                     st.touch();
                 }
-                run(&mut st)
+                // A refused write names what changed under the vault and the remedy.
+                run(&mut st).map_err(|e| match e.code {
+                    ErrorCode::Damaged => crate::agent::health::damage(&mut st)
+                        .map_or(e, |m| AgentError::new(ErrorCode::Damaged, m)),
+                    _ => e,
+                })
             })
             .await
             .unwrap_or_else(|_| Err(AgentError::internal()))

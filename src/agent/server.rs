@@ -1,6 +1,7 @@
 //! The socket loop: accept, check the peer, handshake, then one request at a time,
 //! each answered by `router::handle`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use interprocess::local_socket::tokio::{Listener, Stream};
@@ -14,8 +15,11 @@ use super::surfaces;
 use crate::approvals::ClientContext;
 use crate::audit::{Event, EventKind};
 use crate::ipc::cid::new_cid as cid;
+use crate::ipc::limits::{AcceptBackoff, Gate, LimitedCodec, Limits};
 use crate::ipc::protocol::{ErrorCode, PROTOCOL_VERSION, Request, Response};
-use crate::ipc::transport::Channel;
+use crate::ipc::transport::{Channel, TransportError};
+
+type Chan = Channel<Stream, LimitedCodec>;
 
 /// Serves until `shutdown` resolves. The caller binds the listener, so tests can run
 /// a server on their own socket.
@@ -25,17 +29,28 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let gate = {
+        let st = lock(&state);
+        Gate::new(
+            Limits {
+                total: st.config.max_connections,
+                per_peer: st.config.max_connections_per_process,
+                ..Limits::default()
+            }
+            .fitted(),
+        )
+    };
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
+                    backoff.accepted();
                     let state = state.clone();
-                    tokio::spawn(async move { connection(stream, state).await });
+                    let gate = gate.clone();
+                    tokio::spawn(async move { connection(stream, state, gate).await });
                 }
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                Err(e) => tokio::time::sleep(backoff.failed(&e)).await,
             },
             () = &mut shutdown => break,
         }
@@ -64,9 +79,46 @@ fn same_user(creds: &interprocess::local_socket::PeerCreds) -> Result<(), String
     }
 }
 
-async fn connection(stream: Stream, state: Shared) {
+/// Answers the client's first message with `message` and closes. The hello is read
+/// first: closing with unread data would reset the connection and the client would never
+/// see why it was refused.
+async fn refuse(chan: &mut Chan, code: ErrorCode, message: String, wait: Duration) {
+    let _ = tokio::time::timeout(wait, chan.recv::<Request>()).await;
+    let _ = chan
+        .send(&Response::Error {
+            code,
+            message,
+            cid: cid(),
+        })
+        .await;
+}
+
+/// A request that broke a limit gets its reason; any other unreadable one "malformed".
+fn unreadable(e: &TransportError) -> String {
+    match e {
+        TransportError::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+            ) =>
+        {
+            format!("request refused: {io}")
+        }
+        e => format!("malformed request: {e}"),
+    }
+}
+
+async fn connection(stream: Stream, state: Shared, gate: Arc<Gate>) {
     let (peer, peer_pid) = peer_is_us(&stream);
-    let mut chan = Channel::new(stream);
+    let limits = gate.limits().clone();
+    let mut chan = Channel::with_codec(stream, LimitedCodec::new(gate.clone()));
+    let _admitted = match gate.admit(peer_pid) {
+        Ok(a) => a,
+        Err(message) => {
+            let wait = Duration::from_millis(200);
+            return refuse(&mut chan, ErrorCode::RateLimited, message, wait).await;
+        }
+    };
     if let Err(message) = peer {
         // Read the client's hello first: closing with unread data would reset the
         // connection and the client would never see why it was refused.
@@ -81,8 +133,11 @@ async fn connection(stream: Stream, state: Shared) {
         return;
     }
     let surface: ClientContext;
-    // The first message must be a Hello with our protocol version.
-    match chan.recv::<Request>().await {
+    // The first message must be a Hello with our protocol version, soon.
+    let Ok(first) = tokio::time::timeout(limits.handshake, chan.recv::<Request>()).await else {
+        return;
+    };
+    match first {
         Ok(Some(Request::Hello {
             protocol, context, ..
         })) if protocol == PROTOCOL_VERSION => {
@@ -138,14 +193,18 @@ async fn connection(stream: Stream, state: Shared) {
     }
     let mut trust = Trust::None;
     loop {
-        let req = match chan.recv::<Request>().await {
+        // An idle connection is closed: clients reconnect on their next call.
+        let Ok(next) = tokio::time::timeout(limits.idle, chan.recv::<Request>()).await else {
+            return;
+        };
+        let req = match next {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(e) => {
                 let _ = chan
                     .send(&Response::Error {
                         code: ErrorCode::BadRequest,
-                        message: format!("malformed request: {e}"),
+                        message: unreadable(&e),
                         cid: cid(),
                     })
                     .await;

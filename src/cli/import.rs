@@ -24,7 +24,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let env = crate::project::env_or_default(a.env)?;
     let path =
         std::path::absolute(&a.file).with_context(|| format!("path {}", a.file.display()))?;
-    let Response::Names { names } = client(home)
+    let Response::Imported { names, warnings } = client(home)
         .call(&Request::Import {
             env: env.clone(),
             path: path.clone(),
@@ -33,6 +33,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     else {
         return Err(super::agent_client::unexpected());
     };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     if a.json {
         return output::json(&names);
     }

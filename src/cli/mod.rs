@@ -4,6 +4,7 @@ mod agent_client;
 mod agent_cmd;
 mod agent_install;
 mod audit;
+mod backup;
 mod env;
 mod hook;
 mod human;
@@ -64,6 +65,10 @@ pub enum Command {
     Import(import::Args),
     /// Decrypt every value to check that the vault is intact (prints counts only).
     Verify,
+    /// Copy the vault to a new file (consistent while the agent runs; values stay sealed).
+    Backup(backup::BackupArgs),
+    /// Replace the vault with a copy (needs the copy's passphrase or key file).
+    Restore(backup::RestoreArgs),
     /// Serve an environment as a virtual .env in a directory (FUSE file or FIFO).
     Mount(mount::MountArgs),
     /// Stop serving a virtual .env; nothing is left behind.
@@ -129,6 +134,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Var(c) => var::run(&home, c).await,
         Command::Import(a) => import::run(&home, a).await,
         Command::Verify => verify::run(&home).await,
+        Command::Backup(a) => backup::backup(&home, a).await,
+        Command::Restore(a) => backup::restore(&home, a).await,
         Command::Mount(a) => mount::mount(&home, a).await,
         Command::Unmount(a) => mount::unmount(&home, a).await,
         Command::Mounts(a) => mount::list(&home, a).await,

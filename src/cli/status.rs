@@ -15,7 +15,8 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         return Err(super::agent_client::unexpected());
     };
     if a.json {
-        return output::json(&s);
+        output::json(&s)?;
+        return damaged(&s);
     }
     let state = match (s.vault_exists, s.locked) {
         (false, _) => "no vault (run `openv init`)",
@@ -48,5 +49,13 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     }
     println!("socket:       {}", s.socket);
     println!("log:          {}", s.log_file);
-    Ok(())
+    damaged(&s)
+}
+
+/// A damaged vault is not a healthy status: exit non-zero with what to do.
+fn damaged(s: &crate::ipc::protocol::StatusInfo) -> anyhow::Result<()> {
+    match &s.damage {
+        Some(d) => Err(anyhow::anyhow!("vault damaged: {d}")),
+        None => Ok(()),
+    }
 }

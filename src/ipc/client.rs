@@ -7,6 +7,7 @@ use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
 use thiserror::Error;
 
+use super::deadline::{self, Deadlines};
 use super::protocol::{ErrorCode, PROTOCOL_VERSION, Request, Response};
 use super::transport::{Channel, TransportError};
 use crate::paths::{Home, PathError};
@@ -31,6 +32,17 @@ pub enum ClientError {
     Unexpected(&'static str),
     #[error(transparent)]
     Peer(#[from] super::peer::PeerError),
+    /// A connect or response deadline passed; the message says why and what to do.
+    #[error("{0}")]
+    Timeout(String),
+    /// The agent went away between receiving a change and answering it.
+    #[error(
+        "the openv agent stopped before answering `{op}`: it may or may not have been applied; check with {check}, then run the command again if needed"
+    )]
+    Interrupted {
+        op: &'static str,
+        check: &'static str,
+    },
 }
 
 impl ClientError {
@@ -60,6 +72,7 @@ pub struct Client {
     peer_pid: Option<i32>,
     /// Another binary accepted as the agent (see [`Self::with_agent_binary`]).
     agent_binary: Option<std::path::PathBuf>,
+    deadlines: Deadlines,
 }
 
 /// An agent that is being killed can accept and then reset: as good as none.
@@ -75,6 +88,39 @@ fn gone(home: &Home, e: TransportError) -> ClientError {
             ClientError::NotRunning(home.root().display().to_string())
         }
         e => e.into(),
+    }
+}
+
+/// The answer to a delivered `req` was lost: for a change, say that it may have been
+/// applied and how to tell.
+fn lost(req: &Request, e: TransportError) -> ClientError {
+    let cut = match &e {
+        TransportError::Closed => true,
+        TransportError::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+        ),
+        TransportError::Decode(_) => false,
+    };
+    match deadline::how_to_check(req) {
+        Some(check) if cut => ClientError::Interrupted {
+            op: req.op(),
+            check,
+        },
+        _ => e.into(),
+    }
+}
+
+/// Runs `fut` with a deadline; past it, the agent's state explains why.
+async fn within<T>(
+    home: &Home,
+    pid: Option<u32>,
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ClientError::Timeout(deadline::explain(home, pid, limit))),
     }
 }
 
@@ -104,9 +150,15 @@ impl Client {
             .as_path()
             .to_fs_name::<GenericFilePath>()
             .map_err(TransportError::Io)?;
-        let stream = match Stream::connect(name).await {
+        let deadlines = Deadlines::load(home);
+        let connect = within(home, None, deadlines.connect, async {
+            Stream::connect(name)
+                .await
+                .map_err(|e| TransportError::Io(e).into())
+        });
+        let stream = match connect.await {
             Ok(s) => s,
-            Err(e)
+            Err(ClientError::Transport(TransportError::Io(e)))
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
@@ -114,12 +166,40 @@ impl Client {
             {
                 return Err(ClientError::NotRunning(home.root().display().to_string()));
             }
-            Err(e) => return Err(TransportError::Io(e).into()),
+            // A full backlog: the agent accepts nothing, as when stopped.
+            Err(ClientError::Transport(TransportError::Io(e)))
+                if e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                return Err(ClientError::Timeout(deadline::explain(
+                    home,
+                    None,
+                    deadlines.connect,
+                )));
+            }
+            Err(e) => return Err(e),
         };
         let peer_pid = stream.peer_creds().ok().and_then(|c| c.pid());
         if first.is_some_and(super::peer::carries_secret) {
             super::peer::check_agent(home, peer_pid, also)?;
         }
+        let limit = first.map_or(deadlines.response, |r| deadlines.response_for(r));
+        within(
+            home,
+            None,
+            limit,
+            Self::greet(home, stream, first, deadlines, peer_pid),
+        )
+        .await
+    }
+
+    /// The greeting (and `first`) on a fresh connection, and their answers.
+    async fn greet(
+        home: &Home,
+        stream: Stream,
+        first: Option<&Request>,
+        deadlines: Deadlines,
+        peer_pid: Option<i32>,
+    ) -> Result<(Self, Option<Response>), ClientError> {
         let mut chan = Channel::new(stream);
         let hello = Request::Hello {
             protocol: PROTOCOL_VERSION,
@@ -144,7 +224,11 @@ impl Client {
             _ => return Err(ClientError::Unexpected("an unknown greeting")),
         };
         let first_answer = match first {
-            Some(_) => Some(chan.recv().await?.ok_or(TransportError::Closed)?),
+            Some(req) => match chan.recv().await {
+                Ok(Some(a)) => Some(a),
+                Ok(None) => return Err(lost(req, TransportError::Closed)),
+                Err(e) => return Err(lost(req, e)),
+            },
             None => None,
         };
         let client = Self {
@@ -153,6 +237,7 @@ impl Client {
             agent,
             peer_pid,
             agent_binary: None,
+            deadlines,
         };
         Ok((client, first_answer))
     }
@@ -175,6 +260,7 @@ impl Client {
             },
             peer_pid: None,
             agent_binary: None,
+            deadlines: Deadlines::load(home),
         }
     }
 
@@ -230,7 +316,18 @@ impl Client {
                         self.agent_binary.as_deref(),
                     )?;
                 }
-                chan.request(req).await?
+                let (home, pid) = (&self.home, Some(self.agent.pid));
+                let limit = self.deadlines.response_for(req);
+                within(home, pid, limit, async {
+                    // Not written = not delivered: that error stays as it is.
+                    chan.send(req).await?;
+                    match chan.recv().await {
+                        Ok(Some(a)) => Ok(a),
+                        Ok(None) => Err(lost(req, TransportError::Closed)),
+                        Err(e) => Err(lost(req, e)),
+                    }
+                })
+                .await?
             }
             None => {
                 let also = self.agent_binary.take();

@@ -2,6 +2,8 @@
 
 pub mod cid;
 pub mod client;
+pub mod deadline;
+pub mod limits;
 pub mod peer;
 pub mod protocol;
 pub mod spawn;

@@ -108,6 +108,17 @@ pub enum Request {
     },
     /// Decrypts every value to prove the vault is intact; answers with counts only.
     Verify,
+    /// A consistent copy of the vault file at `path` (absolute, new): sealed as the
+    /// vault is, so it opens only with the vault's key slots.
+    Backup {
+        path: PathBuf,
+    },
+    /// Replace the vault with the copy at `path`. Human tier: `secret` must open the
+    /// copy (see `agent::health::restore`).
+    Restore {
+        path: PathBuf,
+        secret: WireSecret,
+    },
     /// Serve `env` as a virtual file at `path` (absolute). `mode`: auto, fuse or fifo.
     /// `import`: move an existing plaintext file's variables into `env` first.
     Mount {
@@ -216,6 +227,8 @@ impl Request {
             Self::VarRemove { .. } => "var_remove",
             Self::Import { .. } => "import",
             Self::Verify => "verify",
+            Self::Backup { .. } => "backup",
+            Self::Restore { .. } => "restore",
             Self::Mount { .. } => "mount",
             Self::Unmount { .. } => "unmount",
             Self::Mounts => "mounts",
@@ -258,6 +271,10 @@ pub struct StatusInfo {
     /// (names the variable, dialect and reader; never a value), newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_reads: Vec<String>,
+    /// The vault's files changed under the agent or fail the integrity check: what
+    /// happened and what to do. Writes are refused while it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +291,8 @@ pub enum ErrorCode {
     Exists,
     InvalidInput,
     Tampered,
+    /// The vault file or its journal was damaged, removed or replaced: writes refused.
+    Damaged,
     Mount,
     /// A person (or a rule) said no, or nobody answered in time.
     Denied,
@@ -304,6 +323,12 @@ pub enum Response {
     /// Names declared, imported or removed.
     Names {
         names: Vec<String>,
+    },
+    /// Answer to `Import`: the names stored, and what the user should know about the
+    /// file (a name set twice: which line was kept).
+    Imported {
+        names: Vec<String>,
+        warnings: Vec<String>,
     },
     Deleted {
         variables: u64,

@@ -2,11 +2,12 @@
 //!
 //! Frames are wiped after (de)serialisation because a `VarSet` frame holds a value.
 
+use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder, Framed, LengthDelimitedCodec};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Big enough for `var list` of tens of thousands of names; small enough to bound memory.
@@ -22,9 +23,11 @@ pub enum TransportError {
     Decode(String),
 }
 
+/// `C` decides how frames are cut: the client's plain length-delimited codec, or the
+/// agent's [`LimitedCodec`](super::limits::LimitedCodec).
 #[derive(Debug)]
-pub struct Channel<T> {
-    framed: Framed<T, LengthDelimitedCodec>,
+pub struct Channel<T, C = LengthDelimitedCodec> {
+    framed: Framed<T, C>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Channel<T> {
@@ -32,6 +35,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Channel<T> {
         let codec = LengthDelimitedCodec::builder()
             .max_frame_length(MAX_FRAME)
             .new_codec();
+        Self::with_codec(io, codec)
+    }
+}
+
+impl<T, C> Channel<T, C>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    C: Decoder<Item = BytesMut, Error = std::io::Error>
+        + Encoder<bytes::Bytes, Error = std::io::Error>,
+{
+    pub fn with_codec(io: T, codec: C) -> Self {
         Self {
             framed: Framed::new(io, codec),
         }

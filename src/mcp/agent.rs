@@ -50,6 +50,7 @@ fn broken(e: &ClientError) -> bool {
     matches!(
         e,
         ClientError::Transport(TransportError::Closed | TransportError::Io(_))
+            | ClientError::Interrupted { .. }
     )
 }
 

@@ -24,7 +24,11 @@ pub fn inspect(path: &Path) -> Existing {
         Ok(m) if m.file_type().is_symlink() => Existing::Other("a symlink"),
         Ok(m) if m.is_dir() => Existing::Other("a directory"),
         Ok(m) if m.file_type().is_fifo() => Existing::Fifo,
-        Ok(m) if m.is_file() && m.len() == 0 => Existing::EmptyFile,
+        // The not-serving placeholder of a mount that was not stopped for good holds
+        // nothing to import.
+        Ok(m) if m.is_file() && (m.len() == 0 || openv_mount::is_placeholder(path)) => {
+            Existing::EmptyFile
+        }
         Ok(m) if m.is_file() => Existing::Plaintext,
         Ok(_) => Existing::Other("a special file"),
     }

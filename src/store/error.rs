@@ -42,10 +42,16 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Path(#[from] PathError),
+    #[error(transparent)]
+    EnvFile(#[from] crate::envfile::EnvFileError),
     #[error("vault database error: {0}")]
     Db(String),
     #[error("vault is damaged: {0}")]
     Corrupt(String),
+    /// The files under the open vault changed (removed, replaced) or a write could not
+    /// be confirmed durable; the message says what happened and what to do.
+    #[error("{0}")]
+    Damaged(String),
     #[error("cannot access {what}: {source}")]
     Io {
         what: String,
@@ -53,9 +59,30 @@ pub enum StoreError {
     },
 }
 
+/// The way back from a damaged vault file, for every message that reports one.
+pub const REMEDY: &str = "restore the last good copy with `openv restore FILE` (automatic backups are in OPENV_HOME/backups, newest last; see docs/reliability.md)";
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        // rusqlite errors carry SQL and column names, never bound parameters.
-        Self::Db(e.to_string())
+        use rusqlite::ErrorCode as C;
+        let extended = e.sqlite_error().map(|f| f.extended_code);
+        if extended == Some(rusqlite::ffi::SQLITE_CONSTRAINT_COMMITHOOK) {
+            return Self::Damaged(
+                "the vault's files were removed or replaced while the agent ran: writes are refused so that none is lost, and this one changed nothing; `openv status` says what changed and what to do".into(),
+            );
+        }
+        if extended == Some(super::durability::UNCONFIRMED) {
+            return Self::Damaged(
+                "this write may not be saved: the vault's files changed under the agent as it was written; check with `openv var list` after `openv agent restart`, and see `openv status`".into(),
+            );
+        }
+        match e.sqlite_error_code() {
+            Some(C::DatabaseCorrupt | C::NotADatabase) => Self::Corrupt(format!("{e}: {REMEDY}")),
+            Some(C::DiskFull) => Self::Db(
+                "the disk holding the vault is full: this change was not written and the vault is as it was; free some space and try again".into(),
+            ),
+            // rusqlite errors carry SQL and column names, never bound parameters.
+            _ => Self::Db(e.to_string()),
+        }
     }
 }

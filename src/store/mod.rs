@@ -5,7 +5,9 @@
 //! unlocked key.
 
 mod backend;
+pub mod backup;
 pub mod crypto;
+pub mod durability;
 mod error;
 pub mod keyslot;
 pub mod mount_records;
@@ -16,7 +18,7 @@ mod time;
 mod types;
 
 pub use backend::Backend;
-pub use error::StoreError;
+pub use error::{REMEDY, StoreError};
 pub use keyslot::SlotSecret;
 pub use time::{now, rfc3339_seconds};
 pub use types::{EnvInfo, ValueSource, VarInfo};

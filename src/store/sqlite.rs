@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::backend::Backend;
 use super::crypto::{Sealed, VaultKey, value_aad};
+use super::durability::{self, Damage, SharedGuard};
 use super::error::StoreError;
 use super::keyslot::{KeySlot, SlotKind, SlotParams, SlotSecret};
 use super::schema;
@@ -29,6 +30,10 @@ pub struct SqliteVault {
     conn: Connection,
     vault_id: String,
     key: Option<VaultKey>,
+    /// Watches the files under `conn` (see `durability`).
+    guard: SharedGuard,
+    /// Where the last view of a replaced database was saved, once it was.
+    rescued: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SqliteVault {
@@ -70,6 +75,7 @@ impl SqliteVault {
         let made = (|| {
             let mut conn = Connection::open(path)?;
             schema::configure(&conn)?;
+            let guard = durability::install(&mut conn, path)?;
             schema::create(&mut conn)?;
             let tx = conn.transaction()?;
             tx.execute(
@@ -78,14 +84,16 @@ impl SqliteVault {
             )?;
             insert_slot(&tx, &slot)?;
             tx.commit()?;
-            Ok::<_, StoreError>(conn)
+            Ok::<_, StoreError>((conn, guard))
         })();
         match made {
-            Ok(conn) => Ok(Self {
+            Ok((conn, guard)) => Ok(Self {
                 path: path.to_owned(),
                 conn,
                 vault_id,
                 key: Some(key),
+                guard,
+                rescued: None,
             }),
             Err(e) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -102,21 +110,84 @@ impl SqliteVault {
             return Err(StoreError::NoVault(path.display().to_string()));
         }
         check_private(path, "vault", "600")?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::check(&conn)?;
+        let guard = durability::install(&mut conn, path)?;
         let vault_id: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| {
                 r.get(0)
             })
             .optional()?
-            .ok_or_else(|| StoreError::Corrupt("no vault id".into()))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("no vault id: {}", super::REMEDY)))?;
         Ok(Self {
             path: path.to_owned(),
             conn,
             vault_id,
             key: None,
+            guard,
+            rescued: None,
         })
+    }
+
+    /// Opens a file read-only to look at it (a backup before a restore): no hooks, no
+    /// journal changes, nothing written.
+    pub fn inspect(path: &Path) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
+        let not_vault = |why: String| {
+            StoreError::Corrupt(format!(
+                "{} is not an openv vault ({why}): nothing was changed",
+                path.display()
+            ))
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| not_vault(e.to_string()))?;
+        schema::check(&conn).map_err(|e| not_vault(e.to_string()))?;
+        quick_check(&conn).map_err(|e| not_vault(e.to_string()))?;
+        let vault_id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| not_vault(e.to_string()))?
+            .ok_or_else(|| not_vault("no vault id".into()))?;
+        Ok(Self {
+            path: path.to_owned(),
+            guard: std::sync::Arc::new(std::sync::Mutex::new(durability::Guard::new(path))),
+            conn,
+            vault_id,
+            key: None,
+            rescued: None,
+        })
+    }
+
+    /// Whether the vault can be trusted: its files are the ones opened, and SQLite's
+    /// quick check passes. A replaced database's last view is first saved under
+    /// `rescue_dir`, so nothing the agent acknowledged is gone with it.
+    pub fn health(&mut self, rescue_dir: &Path) -> Result<(), StoreError> {
+        if let Err(d) = durability::check(&self.guard) {
+            if matches!(d, Damage::Database { .. }) && self.rescued.is_none() {
+                let to = rescue_dir.join(format!("vault-rescued-{}.db", now()));
+                match super::backup::copy_to(&self.conn, &to) {
+                    Ok(()) => self.rescued = Some(to),
+                    Err(e) => tracing::error!(error = %e, "cannot save the replaced vault"),
+                }
+            }
+            return Err(StoreError::Damaged(d.message(self.rescued.as_deref())));
+        }
+        quick_check(&self.conn)
+    }
+
+    /// A consistent copy of the vault at `to` (sealed as the vault is).
+    pub fn backup_to(&self, to: &Path) -> Result<(), StoreError> {
+        super::backup::copy_to(&self.conn, to)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn key(&self) -> Result<&VaultKey, StoreError> {
@@ -217,6 +288,18 @@ impl SqliteVault {
     }
 }
 
+/// SQLite's `quick_check`: "ok", or what is wrong and the way back.
+fn quick_check(conn: &Connection) -> Result<(), StoreError> {
+    let first: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+    if first == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt(format!(
+        "the integrity check failed ({first}): {}",
+        super::REMEDY
+    )))
+}
+
 fn insert_slot(tx: &rusqlite::Transaction<'_>, slot: &KeySlot) -> Result<(), StoreError> {
     let params_json = serde_json::to_string(&slot.params)
         .map_err(|e| StoreError::Corrupt(format!("key slot parameters: {e}")))?;
@@ -256,6 +339,8 @@ impl Backend for SqliteVault {
     }
 
     fn unlock(&mut self, secret: &SlotSecret) -> Result<(), StoreError> {
+        // A damaged file is found now, not at the first read of a mount.
+        quick_check(&self.conn)?;
         self.key = Some(self.open_slot(secret)?);
         Ok(())
     }

@@ -124,7 +124,7 @@ impl FifoServer {
             source,
         };
         let before = placement::inspect(path)?;
-        if before == Before::EmptyFile {
+        if matches!(before, Before::EmptyFile | Before::Placeholder) {
             fs::remove_file(path).map_err(prepare)?;
         }
         let made = make_fifo(path).map_err(|(made, source)| {
@@ -176,7 +176,7 @@ impl FifoServer {
                 Ok(server)
             }
             Err(source) => {
-                server.stop();
+                server.stop(false);
                 Err(MountError::Thread {
                     what: "FIFO",
                     source,
@@ -189,8 +189,9 @@ impl FifoServer {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stops the thread (waking its blocked open) and removes the FIFO.
-    pub(crate) fn stop(mut self) {
+    /// Stops the thread (waking its blocked open) and removes the FIFO; `keep` leaves
+    /// the not-serving placeholder in its place, for a mount that will be restored.
+    pub(crate) fn stop(mut self, keep: bool) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.events.send(Event::Stop);
         // Held until the thread is gone, so any open it still starts returns at once. The
@@ -209,5 +210,8 @@ impl FifoServer {
         placement::restore_after_fifo(&self.path, self.before, |m| {
             m.dev() == inode.dev && m.ino() == inode.ino
         });
+        if keep {
+            placement::leave_placeholder(&self.path);
+        }
     }
 }

@@ -157,7 +157,11 @@ impl Filesystem for EnvFs {
             Err(e) => {
                 tracing::info!(error = %e, "open from an unidentifiable process denied");
                 self.shared.counters.denied();
-                reply.error(Errno::EACCES);
+                // Out of descriptors is not a denial: the reader sees "Too many open files".
+                reply.error(match e {
+                    crate::IdentifyError::NoFds { .. } => Errno::EMFILE,
+                    _ => Errno::EACCES,
+                });
                 self.shared.counters.refused(RefusalReason::Unidentified);
                 self.handler.on_refused(Refusal {
                     path: self.path.clone(),

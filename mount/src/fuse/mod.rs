@@ -136,7 +136,7 @@ impl FuseMount {
                 Ok(mount)
             }
             Err(source) => {
-                let _ = mount.stop();
+                let _ = mount.stop(false);
                 Err(MountError::Thread {
                     what: "FUSE session",
                     source,
@@ -157,8 +157,9 @@ impl FuseMount {
         self.attrs.invalidate_now();
     }
 
-    /// Denies pending opens, unmounts (lazily if busy), puts the path back as it was.
-    pub(crate) fn stop(mut self) -> Result<(), MountError> {
+    /// Denies pending opens, unmounts (lazily if busy), puts the path back as it was, or
+    /// (`keep`) leaves the not-serving placeholder for a mount that will be restored.
+    pub(crate) fn stop(mut self, keep: bool) -> Result<(), MountError> {
         self.watchdog.stop();
         self.attrs.stop();
         let (result, detached) = match self.unmounter.unmount() {
@@ -183,6 +184,8 @@ impl FuseMount {
             }
         }
         match self.layout {
+            // The placeholder is under the file mount, and in the hidden directory.
+            _ if keep => {}
             Layout::File => placement::restore_after_file_mount(&self.path, self.before),
             Layout::Dir { .. } => placement::restore_after_dir_mount(&self.path, self.before),
         }

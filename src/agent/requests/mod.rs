@@ -2,6 +2,7 @@
 //! `router.rs` maps every request to one of them.
 
 pub mod audit;
+pub mod backups;
 pub mod consent;
 pub mod environments;
 pub mod mounts;

@@ -81,7 +81,9 @@ pub fn mount(
         notes.push(note);
     }
     if existing == Existing::Plaintext {
-        imported = super::variables::import_file(st, &env, &path)?;
+        let warnings;
+        (imported, warnings) = super::variables::import_file(st, &env, &path)?;
+        notes.extend(warnings);
         prepare::shred(&path).map_err(|e| {
             AgentError::mount(format!(
                 "imported, but cannot remove {}: {e}",

@@ -86,15 +86,19 @@ pub fn remove(st: &mut State, env: &str, names: Vec<String>) -> Result<Response,
 }
 
 pub fn import(st: &mut State, env: &str, path: &Path) -> Result<Response, AgentError> {
-    Ok(Response::Names {
-        names: import_file(st, env, path)?,
-    })
+    let (names, warnings) = import_file(st, env, path)?;
+    Ok(Response::Imported { names, warnings })
 }
 
 /// Reads a .env file inside the agent (values never pass through a client) into `env`,
-/// creating it if needed; returns the names stored.
-pub fn import_file(st: &mut State, env: &str, path: &Path) -> Result<Vec<String>, StoreError> {
-    let vars = crate::envfile::read_env_file(path)?;
+/// creating it if needed; returns the names stored and the file's warnings (a name set
+/// twice: which line was kept).
+pub fn import_file(
+    st: &mut State,
+    env: &str,
+    path: &Path,
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let crate::envfile::EnvFile { vars, warnings } = crate::envfile::read(path)?;
     crate::names::check_env_name(env)?;
     let v = st.vault()?;
     if !v.is_unlocked() {
@@ -112,5 +116,5 @@ pub fn import_file(st: &mut State, env: &str, path: &Path) -> Result<Vec<String>
     result?;
     // Mounts of the environment serve the new values from the next open.
     crate::agent::contents::refresh_env(st, env);
-    Ok(vars.into_iter().map(|(n, _)| n).collect())
+    Ok((vars.into_iter().map(|(n, _)| n).collect(), warnings))
 }

@@ -9,7 +9,7 @@ use crate::store::keyslot::create_keyfile;
 use crate::store::sqlite::SqliteVault;
 use crate::store::{Backend, SlotSecret, StoreError};
 
-fn slot_secret(s: WireSecret) -> SlotSecret {
+pub(crate) fn slot_secret(s: WireSecret) -> SlotSecret {
     match s {
         WireSecret::Passphrase { passphrase } => SlotSecret::Passphrase(passphrase),
         WireSecret::Keyfile { path } => SlotSecret::Keyfile(path),
@@ -17,6 +17,7 @@ fn slot_secret(s: WireSecret) -> SlotSecret {
 }
 
 pub fn status(st: &mut State) -> Response {
+    let damage = crate::agent::health::damage(st);
     let vault_path = st.home.vault();
     let vault_exists = vault_path.exists();
     let (locked, (environments, variables)) = match st.vault() {
@@ -46,6 +47,7 @@ pub fn status(st: &mut State) -> Response {
             .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
         mounts: st.mounts.len() as u64,
         refused_reads: st.refused_reads.iter().cloned().collect(),
+        damage,
     })
 }
 
@@ -95,6 +97,7 @@ pub fn lock(st: &mut State) -> Response {
 
 /// Decrypts every value to prove the vault is intact; answers with counts only.
 pub fn verify(st: &mut State) -> Result<Response, AgentError> {
+    crate::agent::health::vault_health(st)?;
     let v = st.vault()?;
     let envs = v.list_envs()?;
     let mut values = 0;

@@ -167,7 +167,7 @@ pub async fn import(ctx: &Ctx<'_>, a: ImportArgs) -> Result<Done, ToolError> {
         .names(imported)
         .detail(detail));
     }
-    let Response::Names { names } = ctx
+    let Response::Imported { names, warnings } = ctx
         .agent
         .call(&Request::Import {
             env: a.environment.clone(),
@@ -180,6 +180,7 @@ pub async fn import(ctx: &Ctx<'_>, a: ImportArgs) -> Result<Done, ToolError> {
     Ok(Done::new(json!({
         "environment": a.environment,
         "imported": names,
+        "warnings": warnings,
         "note": format!(
             "{} still holds the values in plaintext: import again with replace_with_mount to remove it and serve the environment there, or ask the user to delete it",
             path.display()
