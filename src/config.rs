@@ -41,6 +41,8 @@ pub struct Config {
     pub pinentry: Option<PathBuf>,
     /// Audit files are rotated beyond this size.
     pub audit_max_bytes: u64,
+    /// `[team]`: the cache of shared environments (ttl, refresh, stale, max_stale).
+    pub team: crate::remote::sync::Policy,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             ai_agents: DEFAULT_AI_AGENTS.iter().map(|s| (*s).to_owned()).collect(),
             pinentry: None,
             audit_max_bytes: 8 * 1024 * 1024,
+            team: crate::remote::sync::Policy::default(),
         }
     }
 }
@@ -71,6 +74,16 @@ struct RawConfig {
     ai_agents: Option<Vec<String>>,
     pinentry: Option<PathBuf>,
     audit_max_bytes: Option<u64>,
+    team: Option<RawTeam>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeam {
+    ttl: Option<String>,
+    refresh: Option<String>,
+    stale: Option<String>,
+    max_stale: Option<String>,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, String> {
@@ -139,6 +152,22 @@ impl Config {
         if let Some(n) = raw.audit_max_bytes {
             cfg.audit_max_bytes = n;
         }
+        if let Some(t) = raw.team {
+            let p = &mut cfg.team;
+            if let Some(s) = t.ttl {
+                p.ttl = duration("team.ttl", &s)?;
+            }
+            if let Some(s) = t.refresh {
+                p.refresh = duration("team.refresh", &s)?;
+            }
+            if let Some(s) = t.max_stale {
+                p.max_stale = duration("team.max_stale", &s)?;
+            }
+            if let Some(s) = t.stale {
+                p.stale = crate::remote::sync::Stale::parse(&s)
+                    .ok_or_else(|| format!("team.stale = {s:?}: use warn, serve or fail"))?;
+            }
+        }
         Ok(cfg)
     }
 }
@@ -169,5 +198,12 @@ mod tests {
         assert!(e.contains("idle_lock"), "{e}");
         let e = Config::parse("\nidle_lok = \"1h\"").expect_err("unknown key");
         assert!(e.contains("idle_lok") && e.contains("line 2"), "{e}");
+        let t = Config::parse("[team]\nrefresh = \"2s\"\nstale = \"fail\"")
+            .expect("team")
+            .team;
+        assert_eq!(t.refresh, Duration::from_secs(2));
+        assert_eq!(t.stale, crate::remote::sync::Stale::Fail);
+        let e = Config::parse("[team]\nstale = \"maybe\"").expect_err("bad stale");
+        assert!(e.contains("warn, serve or fail"), "{e}");
     }
 }

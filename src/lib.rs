@@ -15,6 +15,7 @@ pub mod paths;
 pub mod project;
 pub mod prompt;
 pub mod registry;
+pub mod remote;
 pub mod render;
 pub mod run;
 pub mod secret;

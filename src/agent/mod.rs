@@ -8,6 +8,7 @@ mod prompts;
 mod reads;
 pub mod server;
 pub mod state;
+mod team;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,6 +86,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let repairs = tokio::spawn(reads::repair(changed_rx, state.clone()));
     let reaper = tokio::spawn(reads::reap(state.clone()));
     let idle = tokio::spawn(idle_lock(state.clone(), config.idle_lock));
+    let team = tokio::spawn(team::refresh_loop(state.clone(), config.team.refresh));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let shutdown = async move {
@@ -95,6 +97,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     };
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
+    team.abort();
     repairs.abort();
     reaper.abort();
     let mounts = {

@@ -37,6 +37,9 @@ pub struct State {
     /// Set while a passphrase prompt triggered by a read is open: later readers wait on
     /// it instead of opening a second one.
     pub(super) unlocking: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Live clients of the team servers (`agent/team.rs`); dropped on lock.
+    pub(super) remotes: crate::remote::Remotes,
+    pub(super) team_policy: crate::remote::sync::Policy,
 }
 
 /// One environment's rendered .env and the names in it.
@@ -91,6 +94,7 @@ pub fn error_code(e: &StoreError) -> ErrorCode {
         StoreError::EnvironmentExists(_) => ErrorCode::Exists,
         StoreError::Name(_) | StoreError::Unrepresentable { .. } => ErrorCode::InvalidInput,
         StoreError::Tampered { .. } => ErrorCode::Tampered,
+        StoreError::Remote(_) => ErrorCode::Remote,
         StoreError::Path(_) => ErrorCode::InvalidInput,
         StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Io { .. } => ErrorCode::Internal,
     }
@@ -121,6 +125,8 @@ impl State {
             audit,
             rendered: std::collections::HashMap::new(),
             unlocking: None,
+            remotes: crate::remote::Remotes::default(),
+            team_policy: config.team,
             home,
             config,
             started: Instant::now(),
@@ -206,6 +212,7 @@ impl State {
         }
         self.approvals.on_lock();
         self.rendered.clear();
+        self.remotes.clear();
         if let Some(Err(e)) = self.audit.as_mut().map(|a| a.sync()) {
             tracing::error!(error = %e, "audit sync failed");
         }
@@ -221,6 +228,7 @@ impl State {
                 | Request::Mounts
                 | Request::PolicyList
                 | Request::Pending
+                | Request::RemoteList
         );
         if touches_vault {
             self.last_used = Instant::now();
@@ -239,7 +247,16 @@ impl State {
     }
 
     fn dispatch(&mut self, req: Request) -> Result<Response, OpError> {
+        use crate::remote::sync::Change;
         Ok(match req {
+            req @ (Request::RemoteAdd { .. }
+            | Request::RemoteList
+            | Request::RemoteStatus { .. }
+            | Request::RemoteRemove { .. }
+            | Request::EnvCreateShared { .. }
+            | Request::EnvLink { .. }
+            | Request::EnvUnlink { .. }
+            | Request::Sync { .. }) => self.team_request(req)?,
             Request::Hello { .. } => Response::Done,
             Request::Status => Response::Status(self.status()),
             Request::Init {
@@ -291,6 +308,22 @@ impl State {
             Request::VarList { env } => Response::Variables {
                 variables: self.vault()?.list_vars(&env)?,
                 environment: env,
+            },
+            // Shared environments: the change goes to the server first (agent/team.rs).
+            Request::VarDeclare { env, names } if self.is_shared(&env) => Response::Names {
+                names: self.team_write(&env, Change::Declare(names))?,
+            },
+            Request::VarSet { env, name, value } if self.is_shared(&env) => {
+                let vars = vec![(name, value)];
+                let source = ValueSource::User;
+                self.team_write(&env, Change::Set { vars, source })?;
+                Response::Done
+            }
+            Request::VarRemove { env, names } if self.is_shared(&env) => Response::Names {
+                names: self.team_write(&env, Change::Remove(names))?,
+            },
+            Request::VarSetMany { env, vars, source } if self.is_shared(&env) => Response::Names {
+                names: self.team_write(&env, Change::Set { vars, source })?,
             },
             Request::VarDeclare { env, names } => Response::Names {
                 names: self.vault()?.declare_vars(&env, &names)?,
@@ -379,6 +412,11 @@ impl State {
                     .iter()
                     .map(|n| (n.clone(), crate::secret::generate(length as usize, charset)))
                     .collect();
+                if self.is_shared(&env) {
+                    let source = ValueSource::Generated;
+                    self.team_write(&env, Change::Set { vars, source })?;
+                    return Ok(Response::Names { names });
+                }
                 self.vault()?
                     .set_vars(&env, &vars, ValueSource::Generated)?;
                 self.refresh_env(&env);
@@ -499,6 +537,7 @@ impl State {
                 .filter(|t| *t > std::time::SystemTime::now())
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             mounts: self.mounts.len() as u64,
+            team_warnings: self.team_warnings(),
         }
     }
 

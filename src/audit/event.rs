@@ -36,6 +36,9 @@ pub enum EventKind {
     RateLimited,
     /// A process was started by openv (for example by `openv run`).
     Launch,
+    /// A shared environment was fetched, refreshed, written, purged, served stale, or a
+    /// write met a conflict.
+    Team,
 }
 
 /// The outcome of a decision.

@@ -15,8 +15,10 @@ pub mod output;
 mod pending;
 mod policy;
 mod prompt;
+mod remote;
 mod run;
 mod status;
+mod sync;
 mod up;
 mod var;
 mod verify;
@@ -99,6 +101,11 @@ pub enum Command {
     Audit(audit::Args),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
+    /// Team servers (OpenBao or Vault) that hold shared environments.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
+    /// Refresh shared environments from their server now.
+    Sync(sync::Args),
 }
 
 /// Runs one command; the error is printed by `main` as one line.
@@ -130,6 +137,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hook(c) => hook::run(&home, c).await,
         Command::Audit(a) => audit::run(&home, a),
         Command::Agent(a) => agent_cmd::run(home, a).await,
+        Command::Remote(c) => remote::run(&home, c).await,
+        Command::Sync(a) => sync::run(&home, a).await,
     }
 }
 

@@ -60,6 +60,7 @@ impl ToolError {
                 ErrorCode::NoVault => "no_vault",
                 ErrorCode::Mount => "mount",
                 ErrorCode::Tampered => "tampered",
+                ErrorCode::Remote => "remote",
                 _ => "agent",
             },
             Self::Unavailable(_) => "unavailable",

@@ -9,6 +9,7 @@ pub mod keyslot;
 pub mod local;
 mod schema;
 pub mod sqlite;
+pub mod team;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -55,6 +56,10 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Path(#[from] PathError),
+    /// A shared environment's server or cache said no; the text names the environment
+    /// and what to do, never a value.
+    #[error("{0}")]
+    Remote(String),
     #[error("vault database error: {0}")]
     Db(String),
     #[error("vault is damaged: {0}")]

@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-pub const VERSION: i64 = 1;
+/// 2: team environments (`remotes`, `remote_links`; see `store::team`).
+pub const VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -67,8 +68,22 @@ pub fn configure(conn: &Connection) -> Result<(), StoreError> {
 pub fn create(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     tx.execute_batch(V1)?;
+    tx.execute_batch(super::team::SCHEMA_V2)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Brings an older vault up to `VERSION` in one transaction; a newer one is refused by
+/// `check`.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v == 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(super::team::SCHEMA_V2)?;
+        tx.pragma_update(None, "user_version", VERSION)?;
+        tx.commit()?;
+    }
     Ok(())
 }
 

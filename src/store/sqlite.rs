@@ -95,8 +95,9 @@ impl SqliteVault {
             return Err(StoreError::NoVault(path.display().to_string()));
         }
         check_private(path, "vault", "600")?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
         schema::check(&conn)?;
         let vault_id: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| {
@@ -114,6 +115,14 @@ impl SqliteVault {
 
     fn key(&self) -> Result<&VaultKey, StoreError> {
         self.key.as_ref().ok_or(StoreError::Locked)
+    }
+
+    pub(crate) fn sealing_key(&self) -> Result<&VaultKey, StoreError> {
+        self.key()
+    }
+
+    pub(crate) fn vault_id(&self) -> &str {
+        &self.vault_id
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -342,6 +351,7 @@ impl Backend for SqliteVault {
             check_var_name(n)?;
         }
         let id = self.env_id(env)?;
+        super::team::refuse_if_linked(&self.conn, &id, env)?;
         let t = now();
         let tx = self.conn.transaction()?;
         let mut added = Vec::new();
@@ -373,6 +383,7 @@ impl Backend for SqliteVault {
     ) -> Result<(), StoreError> {
         check_batch(vars)?;
         let id = self.env_id(env)?;
+        super::team::refuse_if_linked(&self.conn, &id, env)?;
         let key = self.key()?;
         let sealed: Vec<(&str, Sealed)> = vars
             .iter()
@@ -405,6 +416,7 @@ impl Backend for SqliteVault {
 
     fn remove_vars(&mut self, env: &str, names: &[String]) -> Result<(), StoreError> {
         let id = self.env_id(env)?;
+        super::team::refuse_if_linked(&self.conn, &id, env)?;
         let tx = self.conn.transaction()?;
         {
             let mut del =
@@ -428,6 +440,29 @@ impl Backend for SqliteVault {
     }
 
     fn read_values(&self, env: &str) -> Result<Vec<(String, SecretValue)>, StoreError> {
+        let id = self.env_id(env)?;
+        // A shared environment's cache may be refused (purged, stale = fail, too old).
+        super::team::read_gate(&self.conn, &id, env)?;
+        self.read_values_unchecked(env)
+    }
+
+    fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let e: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM environments", [], |r| r.get(0))?;
+        let v: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM variables", [], |r| r.get(0))?;
+        Ok((e as u64, v as u64))
+    }
+}
+
+impl SqliteVault {
+    /// Every set value of `env`, without the shared-environment gate.
+    pub(crate) fn read_values_unchecked(
+        &self,
+        env: &str,
+    ) -> Result<Vec<(String, SecretValue)>, StoreError> {
         let id = self.env_id(env)?;
         let key = self.key()?;
         let mut stmt = self.conn.prepare_cached(
@@ -461,16 +496,6 @@ impl Backend for SqliteVault {
             out.push((name, SecretValue::new(text)));
         }
         Ok(out)
-    }
-
-    fn counts(&self) -> Result<(u64, u64), StoreError> {
-        let e: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM environments", [], |r| r.get(0))?;
-        let v: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM variables", [], |r| r.get(0))?;
-        Ok((e as u64, v as u64))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Shared test harness: a throwaway OPENV_HOME and the real `openv` binary.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod bao;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
