@@ -8,7 +8,7 @@ use openv::approvals::{Approvals, PromptMode, Settings};
 use openv::store::Backend;
 use openv::store::SlotSecret;
 use openv::store::keyslot::create_keyfile;
-use openv::store::local::Effect;
+use openv::store::rules::Effect;
 use openv::store::sqlite::SqliteVault;
 
 fn median(mut v: Vec<Duration>) -> Duration {

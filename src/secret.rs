@@ -63,9 +63,20 @@ impl<'de> Deserialize<'de> for SecretValue {
     }
 }
 
+/// Character sets for generated values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Charset {
+    /// A-Z a-z 0-9
+    Alphanumeric,
+    /// 0-9 a-f
+    Hex,
+    /// A-Z a-z 0-9 - _
+    Base64url,
+}
+
 /// A random value made inside the agent (MCP `generate`): nobody ever sees it.
-pub fn generate(length: usize, charset: crate::ipc::protocol::Charset) -> SecretValue {
-    use crate::ipc::protocol::Charset;
+pub fn generate(length: usize, charset: Charset) -> SecretValue {
     use rand::Rng;
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const HEX: &[u8] = b"0123456789abcdef";
@@ -88,7 +99,6 @@ mod tests {
 
     #[test]
     fn generated_values_use_the_charset() {
-        use crate::ipc::protocol::Charset;
         let v = generate(64, Charset::Hex);
         assert_eq!(v.len(), 64);
         assert!(v.expose().bytes().all(|b| b.is_ascii_hexdigit()));

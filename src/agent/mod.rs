@@ -1,17 +1,25 @@
 //! The per-user agent: the only process that holds decrypted values.
+//!
+//! Read top-down: [`run`] wires the parts; `server` accepts connections and hands each
+//! request to `router`, which maps it to a handler in `requests/` (one file per subject);
+//! `reads/` is the path of one read of a mount, start to end; `contents` is what the
+//! mounts serve; `jobs/` are the background loops; `state` is the data they share.
 
-mod consent;
+mod contents;
 pub mod daemon;
+mod dialogs;
+mod error;
 mod hardening;
-mod mount_ops;
-mod prompts;
+mod jobs;
+pub mod pidlock;
 mod reads;
+mod requests;
+mod restore;
+pub mod router;
 pub mod server;
 pub mod state;
-mod team;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Context;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
@@ -56,37 +64,30 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
 
     let (open_tx, open_rx) = tokio::sync::mpsc::unbounded_channel();
     let (changed_tx, changed_rx) = tokio::sync::mpsc::unbounded_channel();
-    let watcher = match crate::mounts::watch::MountWatcher::new(changed_tx) {
+    let watcher = match crate::mount_table::watch::MountWatcher::new(changed_tx) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "cannot watch mount points; removed FIFOs will not be recreated");
             None
         }
     };
-    let sink = crate::mounts::sink::OpenSink::new(open_tx);
-    let mounts = crate::mounts::Mounts::new(sink.clone());
+    let fast_path = reads::fast_path::FastPath::new(open_tx);
+    let mounts = crate::mount_table::Mounts::new(Arc::new(fast_path.clone()));
     let state = Arc::new(Mutex::new(State::new(
         home.clone(),
         config.clone(),
         mounts,
         watcher,
     )));
-    sink.attach(&state);
-    {
-        let st = state.clone();
-        tokio::task::spawn_blocking(move || {
-            st.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .restore_mounts()
-        })
+    fast_path.attach(&state);
+    state::with_state(&state, restore::restore_mounts)
         .await
         .context("restoring mounts")?;
-    }
-    let reads = tokio::spawn(reads::serve(open_rx, state.clone()));
-    let repairs = tokio::spawn(reads::repair(changed_rx, state.clone()));
-    let reaper = tokio::spawn(reads::reap(state.clone()));
-    let idle = tokio::spawn(idle_lock(state.clone(), config.idle_lock));
-    let team = tokio::spawn(team::refresh_loop(state.clone(), config.team.refresh));
+    let reads = tokio::spawn(reads::serve::serve(open_rx, state.clone()));
+    let repairs = tokio::spawn(jobs::repair::run(changed_rx, state.clone()));
+    let reaper = tokio::spawn(jobs::reaper::run(state.clone()));
+    let idle = tokio::spawn(jobs::idle_lock::run(state.clone(), config.idle_lock));
+    let team = tokio::spawn(jobs::team_refresh::run(state.clone(), config.team.refresh));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let shutdown = async move {
@@ -101,8 +102,8 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     repairs.abort();
     reaper.abort();
     let mounts = {
-        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        st.lock();
+        let mut st = state::lock(&state);
+        st.lock_vault();
         st.mounts.take_all()
     };
     // Unmount outside the lock: a pending open may be waiting for it.
@@ -110,7 +111,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
         for m in mounts {
             let path = m.path().to_owned();
             drop(m);
-            mount_ops::remove_placeholder(&path);
+            crate::mount_table::prepare::remove_placeholder(&path);
         }
     })
     .await
@@ -127,7 +128,7 @@ fn start(
     launch: Launch,
 ) -> anyhow::Result<(
     interprocess::local_socket::tokio::Listener,
-    daemon::PidLock,
+    pidlock::PidLock,
     Config,
 )> {
     home.prepare()?;
@@ -137,7 +138,7 @@ fn start(
             .with_context(|| format!("cannot open log file {}", home.log_file().display()))?,
     }
     let config = Config::load_with_env(&home.config())?;
-    let lock = daemon::acquire(home)?;
+    let lock = pidlock::acquire(home)?;
     // We hold the lock, so a socket file left behind is stale: replace it.
     let _ = std::fs::remove_file(home.socket());
     let name = home
@@ -149,25 +150,4 @@ fn start(
         .create_tokio()
         .with_context(|| format!("cannot listen on {}", home.socket().display()))?;
     Ok((listener, lock, config))
-}
-
-/// Wipes the key once nothing has used the vault for `idle`.
-async fn idle_lock(state: server::Shared, idle: Duration) {
-    let tick = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
-    let mut interval = tokio::time::interval(tick);
-    loop {
-        interval.tick().await;
-        // Never wait for the lock on the runtime's thread: a busy state is not idle anyway.
-        let locked = match state.try_lock() {
-            Ok(mut st) => st.lock_if_idle(),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().lock_if_idle(),
-            Err(std::sync::TryLockError::WouldBlock) => false,
-        };
-        if locked {
-            info!(
-                idle_secs = idle.as_secs(),
-                "vault locked after idle timeout"
-            );
-        }
-    }
 }

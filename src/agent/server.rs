@@ -1,6 +1,6 @@
-//! The socket loop: accept, check the peer, handshake, then one request at a time.
+//! The socket loop: accept, check the peer, handshake, then one request at a time,
+//! each answered by `router::handle`.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use interprocess::local_socket::tokio::{Listener, Stream};
@@ -8,15 +8,10 @@ use interprocess::local_socket::traits::StreamCommon as _;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use tracing::{Instrument, info, info_span, warn};
 
-use super::state::State;
+use super::state::{Shared, lock};
+use crate::ipc::cid::new_cid as cid;
 use crate::ipc::protocol::{ErrorCode, PROTOCOL_VERSION, Request, Response};
 use crate::ipc::transport::Channel;
-
-pub type Shared = Arc<Mutex<State>>;
-
-fn cid() -> String {
-    format!("{:08x}", rand::random::<u32>())
-}
 
 /// Serves until `shutdown` resolves. The caller binds the listener, so tests can run
 /// a server on their own socket.
@@ -91,11 +86,7 @@ async fn connection(stream: Stream, state: Shared) {
                 // Off the runtime's thread: the lock may be held by a long task (an unlock).
                 let state = state.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .approvals
-                        .context = context;
+                    lock(&state).approvals.context = context;
                 })
                 .await;
             }
@@ -155,39 +146,11 @@ async fn connection(stream: Stream, state: Shared) {
         };
         let id = cid();
         let span = info_span!("request", cid = %id, op = req.op(), peer_pid = ?peer_pid);
-        if matches!(
-            req,
-            Request::Resolve { .. } | Request::Confirm { .. } | Request::AskValues { .. }
-        ) {
-            let resp = super::consent::handle(req, peer_pid, state.clone(), &id)
-                .instrument(span.clone())
-                .await;
-            if chan.send(&resp).await.is_err() {
-                return;
-            }
-            continue;
-        }
-        let resp = async {
-            let state = state.clone();
-            let id2 = id.clone();
-            let inner = span.clone();
-            let started = std::time::Instant::now();
-            let resp = tokio::task::spawn_blocking(move || {
-                let _g = inner.enter();
-                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-                st.handle(req, &id2)
-            })
-            .await
-            .unwrap_or_else(|_| Response::Error {
-                code: ErrorCode::Internal,
-                message: "internal error in the agent: see its log".into(),
-                cid: id.clone(),
-            });
-            info!(elapsed_us = started.elapsed().as_micros() as u64, "handled");
-            resp
-        }
-        .instrument(span.clone())
-        .await;
+        let started = std::time::Instant::now();
+        let resp = super::router::handle(req, peer_pid, &state, &id)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| info!(elapsed_us = started.elapsed().as_micros() as u64, "handled"));
         if chan.send(&resp).await.is_err() {
             return;
         }

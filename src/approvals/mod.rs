@@ -1,26 +1,29 @@
 //! Whether a process may read an environment: persistent rules, session grants, and
 //! when neither decides, a person (pinentry dialog or the headless queue).
 //!
-//! `Approvals::check` is the one decision point for mount reads and `openv run`.
+//! `Approvals::check` is the one decision point for mount reads and `openv run`; the
+//! agent's `reads::decide` is its only caller for reads. Decisions are spoken in the
+//! vocabulary of [`verdict`].
 
 pub mod describe;
 mod exehash;
 pub mod grants;
 pub mod pending;
 pub mod policy;
+pub mod verdict;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use openv_mount::Reader;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 
 use crate::store::StoreError;
-use crate::store::local::Rule;
+use crate::store::rules::Rule;
 use crate::store::sqlite::SqliteVault;
 use grants::{Grants, Scope};
-use pending::{Outcome, Pending, PendingView};
+use pending::{Pending, PendingView};
+pub use verdict::{Asked, Denial, DenyCause, PromptJob, Ruling, Verdict};
 
 /// Who may be asked (`OPENV_PROMPT` or config `prompt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,34 +79,6 @@ pub struct ClientContext {
     pub wayland: Option<String>,
 }
 
-/// Deny reasons that start with this were refused by the prompt rate limit.
-pub const RATE_LIMITED: &str = "prompt rate limit reached";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Allow { because: String },
-    Deny { reason: String },
-}
-
-/// A prompt that must be shown now (a new pending request).
-#[derive(Debug, Clone)]
-pub struct PromptJob {
-    pub id: u64,
-    pub env: String,
-    pub text: String,
-}
-
-#[derive(Debug)]
-pub enum Check {
-    Decided(Verdict),
-    /// Wait on the receiver (bounded by the timeout); show `job` if it is a new prompt.
-    Ask {
-        id: u64,
-        rx: oneshot::Receiver<Outcome>,
-        job: Option<PromptJob>,
-    },
-}
-
 #[derive(Debug)]
 pub struct Approvals {
     pub settings: Settings,
@@ -147,16 +122,17 @@ impl Approvals {
     ) -> Result<Option<Verdict>, StoreError> {
         let me = nix::unistd::geteuid().as_raw();
         if reader.uid != me {
-            return Ok(Some(Verdict::Deny {
-                reason: format!("reader runs as uid {}, not {me}", reader.uid),
-            }));
+            return Ok(Some(Verdict::deny(
+                DenyCause::Policy,
+                format!("reader runs as uid {}, not {me}", reader.uid),
+            )));
         }
         let now = crate::store::now();
         if let Some(rule) = policy::evaluate(self.rules(vault)?, env, reader, now) {
             let what = format!("{} rule #{}", rule.effect.as_str(), rule.id);
             return Ok(Some(match rule.effect {
-                crate::store::local::Effect::Allow => Verdict::Allow { because: what },
-                crate::store::local::Effect::Deny => Verdict::Deny { reason: what },
+                crate::store::rules::Effect::Allow => Verdict::Allow { because: what },
+                crate::store::rules::Effect::Deny => Verdict::deny(DenyCause::Policy, what),
             }));
         }
         Ok(self
@@ -165,32 +141,36 @@ impl Approvals {
             .map(|because| Verdict::Allow { because }))
     }
 
-    /// The decision for one read: rules, grants, then a person.
+    /// The decision for one read: rules, grants, then a person (the question waits at
+    /// most `timeout`).
     pub fn check(
         &mut self,
         vault: &SqliteVault,
         env: &str,
         reader: &Reader,
-    ) -> Result<Check, StoreError> {
+        timeout: Duration,
+    ) -> Result<Ruling, StoreError> {
         if let Some(v) = self.covered(vault, env, reader)? {
-            return Ok(Check::Decided(v));
+            return Ok(Ruling::Decided(v));
         }
         if self.settings.mode == PromptMode::None {
             let exe = reader
                 .exe
                 .as_ref()
                 .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
-            return Ok(Check::Decided(Verdict::Deny {
-                reason: format!(
+            return Ok(Ruling::Decided(Verdict::deny(
+                DenyCause::Policy,
+                format!(
                     "no rule or grant covers {exe} and prompts are off (prompt = none): run `openv allow -e {env} --exe {exe}`"
                 ),
-            }));
+            )));
         }
         let ai = describe::ai_agent(reader, &self.settings.ai_agents);
         let text = describe::prompt_text(env, reader, ai.as_deref());
         let tree = describe::session(reader.pid).unwrap_or(reader.pid);
         match self.pending.enqueue(env, reader, tree, ai, text.clone()) {
-            Ok((rx, id, new)) => Ok(Check::Ask {
+            Ok((rx, id, new)) => Ok(Ruling::Ask(Asked {
+                env: env.to_owned(),
                 id,
                 rx,
                 job: new.then(|| PromptJob {
@@ -198,17 +178,22 @@ impl Approvals {
                     env: env.to_owned(),
                     text,
                 }),
-            }),
-            Err(limited) => {
-                self.rate_limited_until = Some(limited.until);
-                Ok(Check::Decided(Verdict::Deny {
-                    reason: format!(
-                        "{RATE_LIMITED} ({} prompts a minute): denied without asking",
-                        self.pending.limit
-                    ),
-                }))
-            }
+                timeout,
+            })),
+            Err(limited) => Ok(Ruling::Decided(self.rate_limited(limited.until))),
         }
+    }
+
+    /// The verdict for a prompt the rate limit refused; `openv status` shows until when.
+    pub fn rate_limited(&mut self, until: SystemTime) -> Verdict {
+        self.rate_limited_until = Some(until);
+        Verdict::deny(
+            DenyCause::RateLimited,
+            format!(
+                "prompt rate limit reached ({} prompts a minute): denied without asking",
+                self.pending.limit
+            ),
+        )
     }
 
     /// Answers a pending request: grants per scope, then every coalesced open hears it.
@@ -221,16 +206,16 @@ impl Approvals {
         ttl: Option<Duration>,
         cwd: Option<PathBuf>,
         by: &str,
-    ) -> Option<(pending::Item, Outcome)> {
+    ) -> Option<(pending::Item, Verdict)> {
         let item = self.pending.take(id)?;
         if allow && !matches!(item.kind, pending::ItemKind::Read) {
             // Actions carry no grant; value requests are answered by `openv var set`.
             let outcome = match &item.kind {
-                pending::ItemKind::Values { .. } => Outcome::Deny {
-                    reason: "a value request is answered with `openv var set`, not approve".into(),
-                },
-                _ => Outcome::Allow {
-                    scope: Scope::Once,
+                pending::ItemKind::Values { .. } => Verdict::deny(
+                    DenyCause::Person,
+                    "a value request is answered with `openv var set`, not approve",
+                ),
+                _ => Verdict::Allow {
                     because: format!("approved by {by}"),
                 },
             };
@@ -244,14 +229,11 @@ impl Approvals {
                 ttl.unwrap_or(self.settings.exe_ttl),
                 cwd,
             );
-            Outcome::Allow {
-                scope,
+            Verdict::Allow {
                 because: format!("approved ({}) by {by}", scope.as_str()),
             }
         } else {
-            Outcome::Deny {
-                reason: format!("denied by {by}"),
-            }
+            Verdict::deny(DenyCause::Person, format!("denied by {by}"))
         };
         Some((item, outcome))
     }
@@ -260,9 +242,7 @@ impl Approvals {
     pub fn on_lock(&mut self) {
         self.grants.clear();
         for item in self.pending.take_all() {
-            item.settle(&Outcome::Deny {
-                reason: "the vault was locked".into(),
-            });
+            item.settle(&Verdict::deny(DenyCause::Person, "the vault was locked"));
         }
     }
 

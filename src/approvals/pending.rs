@@ -8,20 +8,13 @@ use openv_mount::Reader;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use super::grants::Scope;
-
-/// The answer every waiter of a prompt receives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Allow { scope: Scope, because: String },
-    Deny { reason: String },
-}
+use super::verdict::Verdict;
 
 #[derive(Debug)]
 struct Waiter {
     pid: i32,
     start_time: u64,
-    tx: oneshot::Sender<Outcome>,
+    tx: oneshot::Sender<Verdict>,
 }
 
 /// What a pending request asks for.
@@ -50,11 +43,11 @@ pub struct Item {
 }
 
 impl Item {
-    /// Sends the outcome to every coalesced open.
-    pub fn settle(self, outcome: &Outcome) -> usize {
+    /// Sends the verdict to every coalesced open.
+    pub fn settle(self, verdict: &Verdict) -> usize {
         let n = self.waiters.len();
         for w in self.waiters {
-            let _ = w.tx.send(outcome.clone());
+            let _ = w.tx.send(verdict.clone());
         }
         n
     }
@@ -114,7 +107,7 @@ impl Pending {
         tree: i32,
         ai: Option<String>,
         text: String,
-    ) -> Result<(oneshot::Receiver<Outcome>, u64, bool), RateLimited> {
+    ) -> Result<(oneshot::Receiver<Verdict>, u64, bool), RateLimited> {
         if let Some(item) = self.items.iter_mut().find(|i| {
             i.kind == ItemKind::Read
                 && i.env == env
@@ -140,7 +133,7 @@ impl Pending {
         reader: &Reader,
         ai: Option<String>,
         text: String,
-    ) -> Result<(oneshot::Receiver<Outcome>, u64), RateLimited> {
+    ) -> Result<(oneshot::Receiver<Verdict>, u64), RateLimited> {
         self.open(kind, env, reader, reader.pid, ai, text)
     }
 
@@ -152,7 +145,7 @@ impl Pending {
         tree: i32,
         ai: Option<String>,
         text: String,
-    ) -> Result<(oneshot::Receiver<Outcome>, u64), RateLimited> {
+    ) -> Result<(oneshot::Receiver<Verdict>, u64), RateLimited> {
         let now = Instant::now();
         while self
             .opened
@@ -288,7 +281,7 @@ mod tests {
             "limit"
         );
         let item = p.take(1).expect("item");
-        let outcome = Outcome::Deny { reason: "x".into() };
+        let outcome = Verdict::deny(crate::approvals::verdict::DenyCause::Person, "x");
         assert_eq!(item.settle(&outcome), 100);
         for mut rx in rxs {
             assert_eq!(rx.try_recv().expect("settled"), outcome);

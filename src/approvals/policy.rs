@@ -2,7 +2,7 @@
 
 use openv_mount::Reader;
 
-use crate::store::local::{Effect, Rule};
+use crate::store::rules::{Effect, Rule};
 
 /// The first deny rule that matches, else the first allow rule, else nothing.
 pub fn evaluate<'a>(rules: &'a [Rule], env: &str, reader: &Reader, now: i64) -> Option<&'a Rule> {

@@ -6,9 +6,9 @@
 //! field to go into. `detail` is a short human explanation ("timed out after 60 s"),
 //! written by openv itself, never text that came from a secret.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -170,7 +170,7 @@ pub struct Record {
     pub time: SystemTime,
     /// Hex SHA-256 of the previous line's bytes (newline included), or [`GENESIS`].
     ///
-    /// [`GENESIS`]: super::GENESIS
+    /// [`GENESIS`]: super::chain::GENESIS
     pub prev: String,
     #[serde(flatten)]
     pub event: Event,
@@ -179,7 +179,9 @@ pub struct Record {
 /// RFC 3339 with microseconds in UTC. humantime panics on times before 1970 or after
 /// 9999, so a broken clock is clamped instead of crashing the agent.
 pub(crate) mod rfc3339 {
-    use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
 
     // 9999-12-31T23:59:59.999999Z: the last instant humantime can format.
     const MAX_SECS: u64 = 253_402_300_799;

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::AuditError;
+use super::error::AuditError;
 
 /// The file being appended to.
 pub(crate) const CURRENT: &str = "audit.jsonl";

@@ -9,8 +9,10 @@ use std::time::SystemTime;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use super::chain::{GENESIS, SeqOnly, line_hash};
+use super::error::AuditError;
+use super::event::{Event, Record};
 use super::files::{self, CURRENT};
-use super::{AuditError, Event, GENESIS, Record, SeqOnly, line_hash};
 
 /// The writer of one audit directory.
 ///

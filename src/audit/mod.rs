@@ -30,76 +30,20 @@
 //! chain, because the chain has no secret. Keep [`VerifyReport::head`] somewhere else
 //! (another machine, a ticket) to pin the end.
 
+mod chain;
+mod error;
 mod event;
 mod files;
 mod log;
 mod query;
 mod verify;
 
-use std::io;
-
-use sha2::{Digest, Sha256};
-use thiserror::Error;
-
+pub use chain::GENESIS;
+pub use error::AuditError;
 pub use event::{Decision, Event, EventKind, Record};
 pub use log::AuditLog;
 pub use query::{Filter, query};
 pub use verify::{Location, VerifyError, VerifyReport, verify};
-
-/// `prev` of the first line ever written.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Hex SHA-256 of one line's bytes (newline included): the next line's `prev`.
-/// Only the sequence number of a line: what resuming and checking a file's end need.
-#[derive(serde::Deserialize)]
-pub(crate) struct SeqOnly {
-    pub seq: u64,
-}
-
-pub(crate) fn line_hash(line: &[u8]) -> String {
-    hex::encode(Sha256::digest(line))
-}
-
-#[derive(Debug, Error)]
-pub enum AuditError {
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: String,
-        source: io::Error,
-    },
-    /// Not ours, or open to other users (the message names the file and the fix).
-    #[error(transparent)]
-    Permissions(#[from] crate::paths::PathError),
-    #[error(
-        "another process is already writing the audit log in {path}: stop it (`openv agent stop`) or use another OPENV_HOME"
-    )]
-    Busy { path: String },
-    #[error(
-        "the last line of {path} is not an audit record ({reason}), so the chain cannot continue from it: run `openv audit verify` to see the damage, then move that file out of the audit directory to start a new chain"
-    )]
-    Damaged { path: String, reason: String },
-    #[error(
-        "{path} line {line} is not an audit record ({reason}): run `openv audit verify` to check the log"
-    )]
-    Corrupt {
-        path: String,
-        line: u64,
-        reason: String,
-    },
-    #[error("cannot encode an audit record: {0}")]
-    Encode(#[source] serde_json::Error),
-}
-
-impl AuditError {
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: io::Error) -> Self {
-        Self::Io {
-            action,
-            path: path.display().to_string(),
-            source,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,9 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::error::AuditError;
+use super::event::{Decision, EventKind, Record};
 use super::files;
-use super::{AuditError, Decision, EventKind, Record};
 
 /// Which records [`query`] returns. Every set field must match; the default matches all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

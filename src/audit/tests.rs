@@ -3,6 +3,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::chain::line_hash;
 use super::*;
 
 fn read_event(env: &str, decision: Decision) -> Event {

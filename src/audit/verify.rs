@@ -7,8 +7,9 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use super::chain::{GENESIS, SeqOnly, line_hash};
+use super::event::Record;
 use super::files::{self, display_name};
-use super::{GENESIS, Record, SeqOnly, line_hash};
 
 /// What a successful [`verify`] saw.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::agent::{self, Launch, daemon};
+use crate::agent::{self, Launch, pidlock};
 use crate::ipc::client::Client;
 use crate::paths::Home;
 
@@ -29,14 +29,14 @@ enum AgentCommand {
 pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
     match a.command {
         Some(AgentCommand::Stop) => {
-            match daemon::stop(&home, Duration::from_secs(10)).map_err(anyhow::Error::msg)? {
+            match pidlock::stop(&home, Duration::from_secs(10)).map_err(anyhow::Error::msg)? {
                 Some(pid) => println!("openv agent stopped (pid {pid})"),
                 None => println!("no openv agent was running"),
             }
             Ok(())
         }
         Some(AgentCommand::Restart) => {
-            daemon::stop(&home, Duration::from_secs(10)).map_err(anyhow::Error::msg)?;
+            pidlock::stop(&home, Duration::from_secs(10)).map_err(anyhow::Error::msg)?;
             let c = Client::connect_or_start(&home).await?;
             println!("openv agent restarted (pid {})", c.agent.pid);
             Ok(())
@@ -50,7 +50,7 @@ pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
             agent::run(home, launch).await
         }
         None => {
-            if let Some(pid) = daemon::running_pid(&home) {
+            if let Some(pid) = pidlock::running_pid(&home) {
                 println!("openv agent already running (pid {pid})");
                 return Ok(());
             }

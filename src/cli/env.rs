@@ -1,6 +1,7 @@
 use clap::Subcommand;
 
-use super::{client, output, prompt};
+use super::agent_client::client;
+use super::{output, prompt};
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
@@ -71,7 +72,7 @@ pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
         }
         EnvCommand::List { json } => {
             let Response::Environments { environments } = c.call(&Request::EnvList).await? else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             if json {
                 return output::json(&environments);
@@ -121,7 +122,7 @@ pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
             let Response::Deleted { variables } =
                 c.call(&Request::EnvDelete { name: name.clone() }).await?
             else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             println!("deleted environment {name} and its {variables} variables");
         }

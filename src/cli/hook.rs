@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::client;
+use super::agent_client::client;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
@@ -72,7 +72,7 @@ async fn check_env(home: &Home, dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let Response::Mounts { mounts } = client(home).call(&Request::Mounts).await? else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     let is_mount = |p: &Path| mounts.iter().any(|m| Path::new(&m.path) == p);
     // A fallback placement may make .env a symlink to the mounted file.

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{client, output};
+use super::agent_client::client;
+use super::output;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
@@ -30,7 +31,7 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         })
         .await?
     else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     if a.json {
         return output::json(&names);

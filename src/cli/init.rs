@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{client, prompt};
+use super::agent_client::client;
+use super::prompt;
 use crate::ipc::protocol::{Request, WireSecret};
 use crate::paths::Home;
 

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 
-use super::client;
+use super::agent_client::client;
 use crate::ipc::client::{Client, ClientError};
 use crate::ipc::protocol::{ErrorCode, Request, Response};
 use crate::paths::Home;
+use crate::project::servers::SecretRef;
 use crate::registry::Registry;
-use crate::registry::spec::SecretRef;
 use crate::run::{self, Launch};
 use crate::secret::SecretValue;
 
@@ -51,7 +51,7 @@ async fn check_declared(c: &mut Client, env: &str, vars: &[String]) -> anyhow::R
         .await
     {
         Ok(Response::Variables { variables, .. }) => variables,
-        Ok(_) => return Err(super::unexpected()),
+        Ok(_) => return Err(super::agent_client::unexpected()),
         Err(e) if e.code() == Some(ErrorCode::NotFound) => anyhow::bail!(
             "{}: no environment {env}: create it with `openv env create {env}` and set the variables",
             refs(env, vars)

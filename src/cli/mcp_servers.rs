@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::output;
 use crate::paths::Home;
 use crate::registry::export::{self, Client};
-use crate::registry::{Registry, Source, state};
+use crate::registry::{Registry, Source, switches};
 
 #[derive(Debug, Subcommand)]
 pub enum McpServersCommand {
@@ -122,7 +122,7 @@ fn list(reg: &Registry, json: bool) -> anyhow::Result<()> {
 
 fn toggle(home: &Home, reg: &Registry, name: &str, on: bool) -> anyhow::Result<()> {
     let s = reg.get(name)?;
-    state::set(home, &reg.root, &s.name, on)?;
+    switches::set(home, &reg.root, &s.name, on)?;
     println!(
         "{} {} in {}",
         if on { "enabled" } else { "disabled" },

@@ -1,5 +1,6 @@
 //! The `openv` command line: a thin client of the agent. One file per subcommand.
 
+mod agent_client;
 mod agent_cmd;
 mod audit;
 mod env;
@@ -25,7 +26,6 @@ mod verify;
 
 use clap::{Parser, Subcommand};
 
-use crate::ipc::client::Client;
 use crate::paths::Home;
 
 /// openv keeps your project's secrets in an encrypted local vault. AI agents manage
@@ -123,7 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mount(a) => mount::mount(&home, a).await,
         Command::Unmount(a) => mount::unmount(&home, a).await,
         Command::Mounts(a) => mount::list(&home, a).await,
-        Command::Allow(a) => policy::add(&home, crate::store::local::Effect::Allow, a).await,
+        Command::Allow(a) => policy::add(&home, crate::store::rules::Effect::Allow, a).await,
         Command::Policy(c) => policy::run(&home, c).await,
         Command::Pending(a) => pending::pending(&home, a).await,
         Command::Approve(a) => pending::approve(&home, a).await,
@@ -140,15 +140,4 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Remote(c) => remote::run(&home, c).await,
         Command::Sync(a) => sync::run(&home, a).await,
     }
-}
-
-/// The agent answered with a response of the wrong kind (another version, or a bug).
-pub(crate) fn unexpected() -> anyhow::Error {
-    anyhow::anyhow!("unexpected answer from the agent: run `openv agent restart`")
-}
-
-/// Every command talks to the agent through this: it connects with its first call,
-/// starting the agent when needed.
-pub(crate) fn client(home: &Home) -> Client {
-    Client::deferred(home)
 }

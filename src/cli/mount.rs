@@ -2,7 +2,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{client, output};
+use super::agent_client::client;
+use super::output;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
@@ -94,7 +95,7 @@ pub(crate) async fn mount_and_report(
         })
         .await?
     else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     for n in &imported {
         println!("imported {n}");
@@ -117,7 +118,7 @@ pub async fn unmount(home: &Home, a: UnmountArgs) -> anyhow::Result<()> {
 
 pub async fn list(home: &Home, a: MountsArgs) -> anyhow::Result<()> {
     let Response::Mounts { mounts } = client(home).call(&Request::Mounts).await? else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     if a.json {
         return output::json(&mounts);

@@ -1,7 +1,8 @@
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
-use super::{client, output};
+use super::agent_client::client;
+use super::output;
 use crate::approvals::grants::Scope;
 use crate::approvals::pending::PendingView;
 use crate::ipc::protocol::{Request, Response};
@@ -41,7 +42,7 @@ pub struct DenyArgs {
 
 async fn list(home: &Home) -> anyhow::Result<Vec<PendingView>> {
     let Response::Pending { requests } = client(home).call(&Request::Pending).await? else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     Ok(requests)
 }

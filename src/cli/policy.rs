@@ -4,10 +4,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::{client, output};
+use super::agent_client::client;
+use super::output;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
-use crate::store::local::Effect;
+use crate::store::rules::Effect;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -77,7 +78,7 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         })
         .await?
     else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     let verb = match effect {
         Effect::Allow => "may now read",
@@ -100,7 +101,7 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Deny(a) => add(home, Effect::Deny, a).await,
         PolicyCommand::List { json } => {
             let Response::Rules { rules } = client(home).call(&Request::PolicyList).await? else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             if json {
                 return output::json(&rules);

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::{client, output, prompt};
+use super::agent_client::client;
+use super::{output, prompt};
 use crate::ipc::protocol::{Request, Response, WireAuth};
 use crate::paths::Home;
 use crate::remote::registry::RemoteView;
@@ -106,7 +107,7 @@ pub async fn run(home: &Home, cmd: RemoteCommand) -> anyhow::Result<()> {
         }
         RemoteCommand::List { json } => {
             let Response::Remotes { remotes } = c.call(&Request::RemoteList).await? else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             if json {
                 return output::json(&remotes);
@@ -123,7 +124,7 @@ pub async fn run(home: &Home, cmd: RemoteCommand) -> anyhow::Result<()> {
         RemoteCommand::Status { name, json } => {
             let Response::Remotes { remotes } = c.call(&Request::RemoteStatus { name }).await?
             else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             if json {
                 return output::json(&remotes);

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use anyhow::Context;
 
-use super::client;
+use super::agent_client::client;
 use crate::names::check_var_name;
 use crate::paths::Home;
 use crate::run::{self, Launch, ProgramError, RunError};

@@ -1,4 +1,5 @@
-use super::{client, output};
+use super::agent_client::client;
+use super::output;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
@@ -11,7 +12,7 @@ pub struct Args {
 
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let Response::Status(s) = client(home).call(&Request::Status).await? else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     if a.json {
         return output::json(&s);

@@ -1,6 +1,6 @@
 //! `openv sync [ENV]`: refresh shared environments from their server now.
 
-use super::client;
+use super::agent_client::client;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 use crate::remote::sync::Outcome;
@@ -14,7 +14,7 @@ pub struct Args {
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let Response::Synced { results } = client(home).call(&Request::Sync { env: a.env }).await?
     else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     if results.is_empty() {
         println!("no shared environments: create one with `openv env create NAME --remote REMOTE`");

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::client;
+use super::agent_client::client;
 use crate::ipc::protocol::{ErrorCode, Request, Response};
 use crate::paths::Home;
 use crate::project::{MountSpec, Project};
@@ -54,7 +54,7 @@ pub async fn up(home: &Home, a: UpArgs) -> anyhow::Result<()> {
     }
     let mut c = client(home);
     let Response::Mounts { mounts } = c.call(&Request::Mounts).await? else {
-        return Err(super::unexpected());
+        return Err(super::agent_client::unexpected());
     };
     let mut failed = 0;
     for m in &p.mounts {

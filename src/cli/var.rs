@@ -2,7 +2,8 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::{client, output, prompt};
+use super::agent_client::client;
+use super::{output, prompt};
 use crate::ipc::protocol::{Request, Response};
 use crate::names::{check_value_len, check_var_name};
 use crate::paths::Home;
@@ -55,7 +56,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 })
                 .await?
             else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             let existing = names.len() - added.len();
             println!(
@@ -89,7 +90,7 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 .call(&Request::VarList { env: env.clone() })
                 .await?
             else {
-                return Err(super::unexpected());
+                return Err(super::agent_client::unexpected());
             };
             if json {
                 return output::json(&variables);

@@ -1,4 +1,4 @@
-use super::client;
+use super::agent_client::client;
 use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
@@ -13,6 +13,6 @@ pub async fn run(home: &Home) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        _ => Err(super::unexpected()),
+        _ => Err(super::agent_client::unexpected()),
     }
 }

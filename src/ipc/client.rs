@@ -26,7 +26,7 @@ pub enum ClientError {
     #[error(transparent)]
     Path(#[from] PathError),
     #[error("could not start the openv agent: {0}")]
-    Start(String),
+    Start(#[from] super::spawn::StartError),
     #[error("the openv agent answered {0} where it should not: run `openv agent restart`")]
     Unexpected(&'static str),
 }
@@ -175,7 +175,7 @@ impl Client {
                 Err(ClientError::NotRunning(_)) => {}
                 other => return other,
             }
-            crate::agent::daemon::spawn_background(home).await?;
+            super::spawn::spawn_background(home).await?;
             let settle = Instant::now() + Duration::from_millis(500);
             loop {
                 match Self::connect_with(home, first).await {
@@ -183,10 +183,10 @@ impl Client {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     Err(ClientError::NotRunning(h)) if Instant::now() >= deadline => {
-                        return Err(ClientError::Start(format!(
+                        return Err(ClientError::Start(super::spawn::StartError::new(format!(
                             "no agent answered on {h} within 10 s: see {}",
                             home.log_file().display()
-                        )));
+                        ))));
                     }
                     Err(ClientError::NotRunning(_)) => break,
                     other => return other,

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::approvals::ClientContext;
 use crate::approvals::grants::Scope;
 use crate::approvals::pending::PendingView;
-use crate::mounts::MountInfo;
+use crate::mount_table::MountInfo;
+pub use crate::secret::Charset;
 use crate::secret::SecretValue;
-use crate::store::local::{Effect, Rule};
+use crate::store::rules::{Effect, Rule};
 use crate::store::{EnvInfo, ValueSource, VarInfo};
 
 /// Bumped on every incompatible change; exchanged in `Hello` at connect.
@@ -218,18 +219,6 @@ pub enum WireAuth {
         user: String,
         password: SecretValue,
     },
-}
-
-/// Character sets for generated values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Charset {
-    /// A-Z a-z 0-9
-    Alphanumeric,
-    /// 0-9 a-f
-    Hex,
-    /// A-Z a-z 0-9 - _
-    Base64url,
 }
 
 impl Request {

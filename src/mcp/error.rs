@@ -115,6 +115,6 @@ pub fn locked() -> ToolError {
     ToolError::Agent {
         code: ErrorCode::Locked,
         message: crate::store::StoreError::Locked.to_string(),
-        cid: crate::mcp::new_cid(),
+        cid: crate::ipc::cid::new_cid(),
     }
 }

@@ -24,12 +24,4 @@ pub mod ratelimit;
 mod server;
 pub mod tools;
 
-pub use server::{OpenvMcp, Options};
-
-/// The server's instructions to the model (sent in the `initialize` answer).
-pub const INSTRUCTIONS: &str = include_str!("instructions.md");
-
-/// A correlation id for an error the agent never saw (same shape as the agent's).
-pub fn new_cid() -> String {
-    format!("{:08x}", rand::random::<u32>())
-}
+pub use server::{INSTRUCTIONS, OpenvMcp, Options};

@@ -14,12 +14,16 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::json;
 
 use super::agent::AgentLink;
+use super::args;
 use super::audit::AuditQueue;
 use super::error::ToolError;
 use super::metrics::Metrics;
 use super::ratelimit::RateLimiter;
 use super::tools::{self, Ctx, Done};
-use super::{INSTRUCTIONS, args, new_cid};
+use crate::ipc::cid::new_cid;
+
+/// The server's instructions to the model (sent in the `initialize` answer).
+pub const INSTRUCTIONS: &str = include_str!("instructions.md");
 use crate::ipc::protocol::Request;
 use crate::paths::Home;
 

@@ -1,4 +1,4 @@
-//! pinentry dialogs (the GnuPG family) through the `pinentry` crate, which already
+//! One job: pinentry dialogs (the GnuPG family) through the `pinentry` crate, which already
 //! percent-encodes `%`, CR, LF and a trailing `\` for Assuan. What this module adds, each
 //! for a reason seen with the real programs:
 //!

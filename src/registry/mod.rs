@@ -2,31 +2,21 @@
 //! user-wide `OPENV_HOME/mcp-servers.toml`, turned on and off per project, exported to
 //! MCP clients as `openv launch NAME` so no client configuration holds a secret.
 
+mod error;
 pub mod export;
-pub mod spec;
-pub mod state;
+pub use error::RegistryError;
+pub mod switches;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::paths::Home;
+use crate::project::servers::{self, RawMcp, ServerSpec};
 use crate::project::{FILE_NAME, Project, ProjectError};
-use spec::{RawMcp, ServerSpec};
 
 /// The user-wide registry, under OPENV_HOME.
 pub const USER_FILE: &str = "mcp-servers.toml";
-
-#[derive(Debug, Error)]
-pub enum RegistryError {
-    #[error(transparent)]
-    File(#[from] ProjectError),
-    #[error("{path}: {message}")]
-    State { path: String, message: String },
-    #[error("no MCP server named {name}: {known}")]
-    Unknown { name: String, known: String },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,7 +72,7 @@ fn user_servers(home: &Home) -> Result<Vec<(String, ServerSpec)>, ProjectError> 
         }
     };
     let raw: UserFile = toml::from_str(&text).map_err(|e| ProjectError::parse(&file, &text, &e))?;
-    spec::validate(raw.mcp, &file, &text)
+    servers::validate(raw.mcp, &file, &text)
 }
 
 impl Registry {
@@ -103,7 +93,7 @@ impl Registry {
             Some(p) => p.root.clone(),
             None => dir.canonicalize().unwrap_or_else(|_| dir.to_owned()),
         };
-        let st = state::load(home, &root)?;
+        let st = switches::load(home, &root)?;
         let mut servers: Vec<Server> = Vec::new();
         for (name, spec) in project.into_iter().flat_map(|p| p.servers) {
             servers.push(Server {
@@ -187,8 +177,8 @@ mod tests {
             [("db", Source::User, false), ("gh", Source::Project, true)]
         );
         assert_eq!(r.get("gh").unwrap().spec.command, "gh-mcp");
-        state::set(&home, &r.root, "db", true).unwrap();
-        state::set(&home, &r.root, "gh", false).unwrap();
+        switches::set(&home, &r.root, "db", true).unwrap();
+        switches::set(&home, &r.root, "gh", false).unwrap();
         let r = Registry::load(&home, &proj, true).unwrap();
         let on: Vec<&str> = r.enabled().map(|s| s.name.as_str()).collect();
         assert_eq!(on, ["db"]);

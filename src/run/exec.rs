@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use super::RunError;
+use super::error::RunError;
 use crate::secret::SecretValue;
 
 /// What to start: the approved program with its arguments and environment.

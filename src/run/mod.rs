@@ -3,7 +3,9 @@
 //! them in its environment. With a terminal (or `--no-masking`) openv execs the program
 //! and is gone; when output is captured, a small proxy masks the values in it.
 
+mod error;
 pub mod exec;
+pub use error::RunError;
 pub mod mask;
 pub mod program;
 pub mod proxy;
@@ -11,28 +13,11 @@ pub mod proxy;
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
 
-use thiserror::Error;
-
 use crate::ipc::client::{Client, ClientError};
 use crate::ipc::protocol::{Request, Response};
 use crate::secret::SecretValue;
 pub use exec::Launch;
 pub use program::ProgramError;
-
-#[derive(Debug, Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Program(#[from] ProgramError),
-    #[error("cannot start {program}: {source}")]
-    Start {
-        program: String,
-        source: std::io::Error,
-    },
-    #[error("cannot watch signals to forward them: {0}")]
-    Signals(std::io::Error),
-    #[error("cannot wait for the command: {0}")]
-    Wait(std::io::Error),
-}
 
 /// Asks the agent for the values; `command` is the canonical program and its arguments.
 pub async fn resolve(

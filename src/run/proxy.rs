@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 use zeroize::Zeroizing;
 
-use super::RunError;
+use super::error::RunError;
 use super::mask::{Patterns, StreamMasker};
 
 /// Which of openv's output streams are masked (the others are inherited as they are).

@@ -14,8 +14,8 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::StoreError;
 use super::crypto::{KEY_LEN, Sealed, VaultKey, open_with, seal_with};
+use super::error::StoreError;
 use crate::paths::check_private;
 use crate::secret::SecretValue;
 

@@ -1,4 +1,8 @@
 //! The embedded vault: one SQLite file, values sealed under the vault key.
+//!
+//! One job, in one file on purpose: creating, opening and unlocking the vault and the
+//! `Backend` calls over its single connection (each call one transaction). Rules and
+//! mount records, which share the file, live in `rules.rs` and `mount_records.rs`.
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
@@ -8,10 +12,13 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::backend::Backend;
 use super::crypto::{Sealed, VaultKey, value_aad};
+use super::error::StoreError;
 use super::keyslot::{KeySlot, SlotKind, SlotParams, SlotSecret};
 use super::schema;
-use super::{Backend, EnvInfo, StoreError, ValueSource, VarInfo, now};
+use super::time::now;
+use super::types::{EnvInfo, ValueSource, VarInfo};
 use crate::names::{check_env_name, check_value_len, check_var_name};
 use crate::paths::check_private;
 use crate::render;
@@ -351,7 +358,7 @@ impl Backend for SqliteVault {
             check_var_name(n)?;
         }
         let id = self.env_id(env)?;
-        super::team::refuse_if_linked(&self.conn, &id, env)?;
+        super::shared_gate::refuse_if_linked(&self.conn, &id, env)?;
         let t = now();
         let tx = self.conn.transaction()?;
         let mut added = Vec::new();
@@ -383,7 +390,7 @@ impl Backend for SqliteVault {
     ) -> Result<(), StoreError> {
         check_batch(vars)?;
         let id = self.env_id(env)?;
-        super::team::refuse_if_linked(&self.conn, &id, env)?;
+        super::shared_gate::refuse_if_linked(&self.conn, &id, env)?;
         let key = self.key()?;
         let sealed: Vec<(&str, Sealed)> = vars
             .iter()
@@ -416,7 +423,7 @@ impl Backend for SqliteVault {
 
     fn remove_vars(&mut self, env: &str, names: &[String]) -> Result<(), StoreError> {
         let id = self.env_id(env)?;
-        super::team::refuse_if_linked(&self.conn, &id, env)?;
+        super::shared_gate::refuse_if_linked(&self.conn, &id, env)?;
         let tx = self.conn.transaction()?;
         {
             let mut del =
@@ -442,7 +449,7 @@ impl Backend for SqliteVault {
     fn read_values(&self, env: &str) -> Result<Vec<(String, SecretValue)>, StoreError> {
         let id = self.env_id(env)?;
         // A shared environment's cache may be refused (purged, stale = fail, too old).
-        super::team::read_gate(&self.conn, &id, env)?;
+        super::shared_gate::read_gate(&self.conn, &id, env)?;
         self.read_values_unchecked(env)
     }
 

@@ -1,5 +1,5 @@
-//! Team environments in the local vault: the remotes (credentials sealed under the vault
-//! key), and for each shared environment its link to the server and the cache state.
+//! Shared environments in the local vault: each one's link to its server and the state
+//! of its cache (the remotes themselves are in `remotes.rs`).
 //!
 //! The cached values are the environment's own `variables` rows, sealed exactly like a
 //! local environment's (associated data: vault, environment, name), so every reader —
@@ -9,50 +9,13 @@
 //! `set_vars`/`declare_vars`/`remove_vars` refuse a linked environment: its changes go to
 //! the server first (`crate::remote::sync`), so nothing forks silently.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use super::crypto::{Sealed, value_aad};
 use super::sqlite::SqliteVault;
 use super::{StoreError, ValueSource, now};
-use crate::remote::auth::Credentials;
-use crate::remote::client::RemoteSpec;
 use crate::remote::mapping::EnvData;
-use crate::secret::SecretValue;
-
-pub const SCHEMA_V2: &str = "
-CREATE TABLE remotes (
-    name      TEXT PRIMARY KEY,
-    url       TEXT NOT NULL,
-    kv_mount  TEXT NOT NULL,
-    prefix    TEXT NOT NULL,
-    auth      TEXT NOT NULL,
-    principal TEXT,
-    ca_pem    TEXT,
-    nonce     BLOB NOT NULL,
-    sealed    BLOB NOT NULL,
-    created   INTEGER NOT NULL
-);
--- One row per shared environment: where it lives and what the cache holds.
-CREATE TABLE remote_links (
-    env_id      TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
-    remote      TEXT NOT NULL REFERENCES remotes(name),
-    server      TEXT NOT NULL,
-    path        TEXT NOT NULL,
-    cluster_id  TEXT NOT NULL DEFAULT '',
-    identity    TEXT NOT NULL DEFAULT '',
-    version     INTEGER NOT NULL DEFAULT 0,
-    fetched     INTEGER,
-    checked     INTEGER,
-    names_only  INTEGER NOT NULL DEFAULT 0,
-    -- Set when reads must be refused (purged, names only, stale = fail, too old).
-    refuse      TEXT,
-    -- The last failure, for status; never a value.
-    error       TEXT,
-    -- Reads fail after this time (fetched + max_stale).
-    serve_until INTEGER
-);
-";
 
 /// A shared environment's link and cache state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,180 +35,12 @@ pub struct Link {
     pub serve_until: Option<i64>,
 }
 
-fn remote_aad(vault_id: &str, name: &str) -> Vec<u8> {
-    let mut aad = Vec::new();
-    for part in ["openv/remote-credential/v1", vault_id, name] {
-        aad.extend_from_slice(part.as_bytes());
-        aad.push(0);
-    }
-    aad
-}
-
-/// Whether `env_id` is a shared environment.
-pub(super) fn is_linked(conn: &rusqlite::Connection, env_id: &str) -> Result<bool, StoreError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM remote_links WHERE env_id = ?1)",
-        [env_id],
-        |r| r.get(0),
-    )?)
-}
-
-/// Refuses reads of a shared environment whose cache may not be served.
-pub(super) fn read_gate(
-    conn: &rusqlite::Connection,
-    env_id: &str,
-    env: &str,
-) -> Result<(), StoreError> {
-    let row: Option<(Option<String>, Option<i64>)> = conn
-        .prepare_cached("SELECT refuse, serve_until FROM remote_links WHERE env_id = ?1")?
-        .query_row([env_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    match row {
-        Some((Some(reason), _)) => Err(StoreError::Remote(format!("{env}: {reason}"))),
-        Some((None, Some(until))) if until < now() => Err(StoreError::Remote(format!(
-            "{env}: the cached values are older than max_stale and the server could not be reached since: run `openv sync {env}` once it is back"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn shared_refusal(env: &str) -> StoreError {
-    StoreError::Remote(format!(
-        "{env} is a shared environment: its changes go to the server through the agent (this path does not support shared environments yet)"
-    ))
-}
-
-pub(super) fn refuse_if_linked(
-    conn: &rusqlite::Connection,
-    env_id: &str,
-    env: &str,
-) -> Result<(), StoreError> {
-    if is_linked(conn, env_id)? {
-        return Err(shared_refusal(env));
-    }
-    Ok(())
-}
-
 impl SqliteVault {
-    pub fn add_remote(&mut self, spec: &RemoteSpec, creds: &Credentials) -> Result<(), StoreError> {
-        crate::names::check_env_name(&spec.name)?;
-        let sealed = self.sealing_key()?.seal(
-            &remote_aad(self.vault_id(), &spec.name),
-            creds.secret().expose().as_bytes(),
-        );
-        let exists: bool = self.conn().query_row(
-            "SELECT EXISTS(SELECT 1 FROM remotes WHERE name = ?1)",
-            [&spec.name],
-            |r| r.get(0),
-        )?;
-        if exists {
-            return Err(StoreError::Remote(format!(
-                "a remote named {} already exists: remove it first with `openv remote rm {}`",
-                spec.name, spec.name
-            )));
-        }
-        self.conn().execute(
-            "INSERT INTO remotes(name, url, kv_mount, prefix, auth, principal, ca_pem, nonce, sealed, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                spec.name,
-                spec.url,
-                spec.kv_mount,
-                spec.prefix,
-                spec.auth,
-                spec.principal,
-                spec.ca_pem,
-                sealed.nonce,
-                sealed.ciphertext,
-                now()
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Removes a remote that no environment is linked to.
-    pub fn remove_remote(&mut self, name: &str) -> Result<(), StoreError> {
-        let linked: Vec<String> = self
-            .links()?
-            .into_iter()
-            .filter(|l| l.remote == name)
-            .map(|l| l.env)
-            .collect();
-        if !linked.is_empty() {
-            return Err(StoreError::Remote(format!(
-                "remote {name} is used by {}: unlink them first with `openv env unlink ENV`",
-                linked.join(", ")
-            )));
-        }
-        if self
-            .conn()
-            .execute("DELETE FROM remotes WHERE name = ?1", [name])?
-            == 0
-        {
-            return Err(no_remote(name));
-        }
-        Ok(())
-    }
-
-    pub fn list_remotes(&self) -> Result<Vec<RemoteSpec>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT name, url, kv_mount, prefix, auth, principal, ca_pem FROM remotes ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(RemoteSpec {
-                name: r.get(0)?,
-                url: r.get(1)?,
-                kv_mount: r.get(2)?,
-                prefix: r.get(3)?,
-                auth: r.get(4)?,
-                principal: r.get(5)?,
-                ca_pem: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    pub fn remote_spec(&self, name: &str) -> Result<RemoteSpec, StoreError> {
-        self.list_remotes()?
-            .into_iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| no_remote(name))
-    }
-
-    /// The remote's credentials, unsealed (needs the unlocked vault).
-    pub fn remote_credentials(&self, name: &str) -> Result<Credentials, StoreError> {
-        let (auth, principal, nonce, ciphertext): (String, Option<String>, Vec<u8>, Vec<u8>) = self
-            .conn()
-            .query_row(
-                "SELECT auth, principal, nonce, sealed FROM remotes WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?
-            .ok_or_else(|| no_remote(name))?;
-        let tampered = || {
-            StoreError::Corrupt(format!(
-                "the credentials of remote {name} do not open: remove it and add it again"
-            ))
-        };
-        let plain = self
-            .sealing_key()?
-            .open(
-                &remote_aad(self.vault_id(), name),
-                &Sealed { nonce, ciphertext },
-            )
-            .ok_or_else(tampered)?;
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| tampered())?
-            .to_owned();
-        Credentials::from_parts(&auth, principal, SecretValue::new(text)).ok_or_else(tampered)
-    }
-
     /// Links `env` (which must exist) to `path` on `remote`; the cache starts empty.
     pub fn link_env(&mut self, env: &str, remote: &str, path: &str) -> Result<(), StoreError> {
         let spec = self.remote_spec(remote)?;
         let id = self.env_id(env)?;
-        if is_linked(self.conn(), &id)? {
+        if super::shared_gate::is_linked(self.conn(), &id)? {
             return Err(StoreError::Remote(format!(
                 "{env} is already shared: `openv env unlink {env}` first"
             )));
@@ -500,10 +295,4 @@ fn insert_rows(
         }
     }
     Ok(())
-}
-
-fn no_remote(name: &str) -> StoreError {
-    StoreError::Remote(format!(
-        "no remote named {name}: see `openv remote list` or add it with `openv remote add {name} --url URL ...`"
-    ))
 }

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Ctx, Done, NoArgs, require_unlocked, unexpected};
+use super::ctx::{Ctx, Done, NoArgs, require_unlocked, unexpected};
 use crate::ipc::protocol::{Request, Response};
 use crate::mcp::args;
 use crate::mcp::error::ToolError;

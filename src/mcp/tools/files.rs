@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Ctx, Done, NoArgs, unexpected};
+use super::ctx::{Ctx, Done, NoArgs, unexpected};
 use crate::ipc::protocol::{Request, Response};
 use crate::mcp::args;
 use crate::mcp::error::ToolError;

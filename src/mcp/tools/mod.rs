@@ -4,87 +4,24 @@
 //! arguments, in a module per subject. No tool ever returns a value: answers carry
 //! names, counts, states and paths only.
 
+mod ctx;
 mod environments;
 mod files;
 mod project;
 mod status;
 mod variables;
 
-use std::path::Path;
+use ctx::NoArgs;
+pub use ctx::{Ctx, Done};
+
 use std::sync::Arc;
 
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::agent::AgentLink;
 use super::args::parse;
-use super::error::{ToolError, locked};
-use super::metrics::Metrics;
-use super::ratelimit::RateLimiter;
-use crate::ipc::protocol::{Request, Response, StatusInfo};
-
-/// What a tool sees of the session.
-#[derive(Debug)]
-pub struct Ctx<'a> {
-    pub agent: &'a AgentLink,
-    pub audit: &'a super::audit::AuditQueue,
-    pub metrics: &'a Metrics,
-    pub limiter: &'a RateLimiter,
-    /// `clientInfo.name` from the MCP `initialize` request.
-    pub client: Option<&'a str>,
-    /// Where relative paths start: the directory `openv mcp` was started in.
-    pub cwd: &'a Path,
-}
-
-/// A successful call: the answer (JSON text), and what the audit log should say about it.
-#[derive(Debug)]
-pub struct Done {
-    pub text: String,
-    pub env: Option<String>,
-    pub names: Vec<String>,
-    pub detail: Option<String>,
-}
-
-impl Done {
-    fn new(value: Value) -> Self {
-        Self {
-            text: value.to_string(),
-            env: None,
-            names: Vec::new(),
-            detail: None,
-        }
-    }
-    /// Serialized straight from typed rows: no intermediate `Value` for long lists.
-    fn typed<T: serde::Serialize>(answer: &T) -> Result<Self, ToolError> {
-        let text = serde_json::to_string(answer).map_err(|e| ToolError::Local(e.to_string()))?;
-        Ok(Self {
-            text,
-            env: None,
-            names: Vec::new(),
-            detail: None,
-        })
-    }
-    fn env(mut self, env: impl Into<String>) -> Self {
-        self.env = Some(env.into());
-        self
-    }
-    fn names(mut self, names: Vec<String>) -> Self {
-        self.names = names;
-        self
-    }
-    fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-}
-
-/// Tools that take no arguments still reject unknown ones.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoArgs {}
+use super::error::ToolError;
 
 /// One tool's definition.
 #[derive(Debug)]
@@ -293,31 +230,4 @@ pub async fn call(ctx: &Ctx<'_>, name: &str, args: Option<JsonObject>) -> Result
         "get_audit_log" => status::audit(ctx, parse(args)?).await,
         other => Err(ToolError::UnknownTool(other.chars().take(80).collect())),
     }
-}
-
-fn unexpected() -> ToolError {
-    ToolError::Local("unexpected answer from the openv agent: run `openv agent restart`".into())
-}
-
-async fn status_of(ctx: &Ctx<'_>) -> Result<StatusInfo, ToolError> {
-    match ctx.agent.call(&Request::Status).await? {
-        Response::Status(s) => Ok(s),
-        _ => Err(unexpected()),
-    }
-}
-
-/// Before asking a person for something only an unlocked vault can do.
-async fn require_unlocked(ctx: &Ctx<'_>) -> Result<(), ToolError> {
-    let s = status_of(ctx).await?;
-    if !s.vault_exists {
-        return Err(ToolError::Agent {
-            code: crate::ipc::protocol::ErrorCode::NoVault,
-            message: crate::store::StoreError::NoVault(s.vault).to_string(),
-            cid: super::new_cid(),
-        });
-    }
-    if s.locked {
-        return Err(locked());
-    }
-    Ok(())
 }

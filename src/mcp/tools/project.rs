@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Ctx, Done, unexpected};
+use super::ctx::{Ctx, Done, unexpected};
 use crate::ipc::protocol::{Request, Response};
 use crate::mcp::args;
 use crate::mcp::check_env::{self, Limits, is_ambient};

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, Done, NoArgs, status_of, unexpected};
+use super::ctx::{Ctx, Done, NoArgs, status_of, unexpected};
 use crate::audit::{Filter, query, verify};
 use crate::ipc::protocol::{Request, Response};
 use crate::mcp::args;

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ctx, Done, require_unlocked, unexpected};
+use super::ctx::{Ctx, Done, require_unlocked, unexpected};
 use crate::ipc::protocol::{Charset, Request, Response};
 use crate::mcp::args;
 use crate::mcp::error::ToolError;

@@ -95,3 +95,10 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
     }
     Ok(Some(format!("added {name} to {}", ignore.display())))
 }
+
+/// A FUSE file mount needs a file underneath; once unmounted, an empty one is ours.
+pub fn remove_placeholder(path: &Path) {
+    if inspect(path) == Existing::EmptyFile {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -10,13 +10,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::agent::state::State;
 
 #[derive(Debug, Clone)]
-pub struct OpenSink {
+pub struct FastPath {
     tx: UnboundedSender<OpenRequest>,
-    /// Set once the agent's state exists; weak so state -> mounts -> sink is no cycle.
+    /// Set once the agent's state exists; weak so state -> mounts -> handler is no cycle.
     state: Arc<OnceLock<Weak<Mutex<State>>>>,
 }
 
-impl OpenSink {
+impl FastPath {
     pub fn new(tx: UnboundedSender<OpenRequest>) -> Self {
         Self {
             tx,
@@ -36,14 +36,14 @@ impl OpenSink {
     }
 }
 
-impl OpenHandler for OpenSink {
+impl OpenHandler for FastPath {
     fn on_open(&self, req: OpenRequest) {
         let Some(state) = self.state.get().and_then(Weak::upgrade) else {
             return self.forward(req);
         };
         // Never wait here: this is the mount's serving thread.
         let left = match state.try_lock() {
-            Ok(mut st) => st.try_fast_open(req),
+            Ok(mut st) => super::decide::try_covered(&mut st, req),
             Err(_) => Some(req),
         };
         if let Some(req) = left {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::project::ProjectError;
+use super::error::ProjectError;
 
 pub const REFERENCE_PREFIX: &str = "openv://";
 

@@ -1,11 +1,12 @@
-//! Showing a pending request to the user. The queue (`openv pending`) always works; a
-//! pinentry dialog is shown in addition where one can reach the user (the display or
-//! terminal of the most recent interactive openv command). Whichever answers first
-//! decides; a dialog answered after the queue is ignored.
+//! Showing a pending request to the user in a pinentry dialog. The queue (`openv
+//! pending`) always works; a dialog is shown in addition where one can reach the user (the
+//! display or terminal of the most recent interactive openv command). Whichever answers
+//! first decides; a dialog answered after the queue is ignored.
 
 use std::time::Duration;
 
-use super::server::Shared;
+use super::requests::pending::record_answer;
+use super::state::{Shared, lock, with_state};
 use crate::approvals::grants::Scope;
 use crate::approvals::pending::ItemKind;
 use crate::approvals::{PromptJob, PromptMode};
@@ -19,7 +20,7 @@ pub fn spawn(state: Shared, job: PromptJob) {
         let st = state.clone();
         let id = job.id;
         let plan = tokio::task::spawn_blocking(move || {
-            let st = st.lock().unwrap_or_else(|p| p.into_inner());
+            let st = lock(&st);
             let a = &st.approvals;
             if !matches!(a.settings.mode, PromptMode::Auto | PromptMode::Pinentry) {
                 return None;
@@ -44,93 +45,8 @@ pub fn spawn(state: Shared, job: PromptJob) {
     });
 }
 
-/// What a read that finds the vault locked should do.
-pub enum LockedPlan {
-    /// Not locked (or no vault): decide as usual.
-    Proceed,
-    /// Another reader's passphrase prompt is open: wait for it.
-    Wait(tokio::sync::watch::Receiver<bool>),
-    /// Ask for the passphrase with this program, then tell the waiters.
-    Ask(Program, tokio::sync::watch::Sender<bool>, Duration),
-}
-
-/// Decides whether a read on a locked vault can trigger the unlock flow: only with a
-/// passphrase slot and a pinentry that reaches the user. Without one the read is denied
-/// at once by the normal path.
-pub fn locked_plan(st: &mut super::state::State) -> LockedPlan {
-    let locked = st.vault().is_ok_and(|v| !v.is_unlocked());
-    if !locked {
-        return LockedPlan::Proceed;
-    }
-    if let Some(rx) = st.unlocking.clone() {
-        return LockedPlan::Wait(rx);
-    }
-    let a = &st.approvals;
-    if !matches!(a.settings.mode, PromptMode::Auto | PromptMode::Pinentry) {
-        return LockedPlan::Proceed;
-    }
-    let has_passphrase = st
-        .vault
-        .as_ref()
-        .and_then(|v| v.slot_kinds().ok())
-        .is_some_and(|k| k.contains(&crate::store::keyslot::SlotKind::Passphrase));
-    let Some(program) = has_passphrase
-        .then(|| choose(&a.context, a.settings.pinentry.as_deref()))
-        .flatten()
-    else {
-        return LockedPlan::Proceed;
-    };
-    let timeout = a.settings.timeout;
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    st.unlocking = Some(rx);
-    LockedPlan::Ask(program, tx, timeout)
-}
-
-/// Runs the unlock flow for a read: passphrase prompt, unlock, wake the waiters.
-pub async fn unlock_for_read(state: &Shared, plan: LockedPlan) {
-    match plan {
-        LockedPlan::Proceed => {}
-        LockedPlan::Wait(mut rx) => {
-            let _ = tokio::time::timeout(Duration::from_secs(120), rx.changed()).await;
-        }
-        LockedPlan::Ask(program, tx, timeout) => {
-            let got = tokio::task::spawn_blocking(move || {
-                pinentry::ask_secret(
-                    &program,
-                    "openv: unlock the vault",
-                    "A process wants to read a mounted .env and the openv vault is locked.\nType the vault passphrase to unlock it, or cancel to deny.",
-                    "Passphrase:",
-                    timeout,
-                )
-            })
-            .await;
-            let st = state.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-                if let Ok(Ok(Some(pass))) = got {
-                    let secret = crate::store::SlotSecret::Passphrase(pass);
-                    match st.vault().and_then(|v| v.unlock(&secret)) {
-                        Ok(()) => {
-                            tracing::info!("vault unlocked from a read's passphrase prompt");
-                            st.audit(
-                                crate::audit::Event::new(crate::audit::EventKind::Unlock)
-                                    .detail("passphrase prompt for a read"),
-                            );
-                            st.refresh_all();
-                        }
-                        Err(e) => tracing::warn!(error = %e, "unlock from the prompt failed"),
-                    }
-                }
-                st.unlocking = None;
-            })
-            .await;
-            let _ = tx.send(true);
-        }
-    }
-}
-
 /// Desktop first, then the terminal of the last interactive command.
-fn choose(
+pub fn choose(
     ctx: &crate::approvals::ClientContext,
     over: Option<&std::path::Path>,
 ) -> Option<Program> {
@@ -192,13 +108,11 @@ async fn confirm(
         Err(_) => return,
     };
     let id = job.id;
-    let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = with_state(state, move |st| {
         let via = format!("the dialog ({})", chosen.as_str());
-        if let Some((item, outcome)) = st.approvals.answer(id, allow, chosen, None, None, &via) {
-            st.audit_answer(&item, &outcome, "pinentry");
-            item.settle(&outcome);
+        if let Some((item, verdict)) = st.approvals.answer(id, allow, chosen, None, None, &via) {
+            record_answer(st, &item, &verdict, "pinentry");
+            item.settle(&verdict);
         }
     })
     .await;
@@ -224,15 +138,14 @@ async fn ask_values(
             Ok(Ok(Some(v))) => v,
             Ok(Ok(None)) => {
                 // Cancelled: decline the whole request.
-                let (st, id) = (state.clone(), job.id);
-                let _ = tokio::task::spawn_blocking(move || {
-                    let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some((item, outcome)) =
+                let id = job.id;
+                let _ = with_state(state, move |st| {
+                    if let Some((item, verdict)) =
                         st.approvals
                             .answer(id, false, Scope::Once, None, None, "the dialog")
                     {
-                        st.audit_answer(&item, &outcome, "pinentry");
-                        item.settle(&outcome);
+                        record_answer(st, &item, &verdict, "pinentry");
+                        item.settle(&verdict);
                     }
                 })
                 .await;
@@ -244,14 +157,13 @@ async fn ask_values(
             }
             Err(_) => return,
         };
-        let (st, env) = (state.clone(), job.env.clone());
-        let _ = tokio::task::spawn_blocking(move || {
-            let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+        let env = job.env.clone();
+        let _ = with_state(state, move |st| {
             let set = st
                 .vault()
                 .and_then(|v| v.set_vars(&env, &[(name.clone(), value)], ValueSource::User));
             match set {
-                Ok(()) => st.refresh_env(&env),
+                Ok(()) => crate::agent::contents::refresh_env(st, &env),
                 Err(e) => tracing::warn!(%name, error = %e, "value from the dialog not stored"),
             }
         })

@@ -1,17 +1,18 @@
-//! The agent's table of live mounts: one `openv_mount::Mount` per path, all sending their
-//! open requests to one channel that the agent answers.
+//! The agent's table of live mounts: one `openv_mount::Mount` per path, all handing
+//! their opens to one handler (the agent's `reads::fast_path`). The table knows nothing
+//! of how an open is decided.
 
 pub mod prepare;
-pub mod sink;
 pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openv_mount::{Mode, Mount, MountError, MountOptions, Placement};
+use std::sync::Arc;
+
+use openv_mount::{Mode, Mount, MountError, MountOptions, OpenHandler, OpenRequest, Placement};
 use serde::{Deserialize, Serialize};
-use sink::OpenSink;
 
 /// How long a reader may wait for a decision before it is denied.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,16 +51,24 @@ pub fn parse_mode(s: &str) -> Option<Mode> {
     }
 }
 
-#[derive(Debug)]
 pub struct Mounts {
     active: BTreeMap<PathBuf, Active>,
     /// Recorded mounts that could not be restored, with the reason.
     broken: BTreeMap<PathBuf, (String, String, String)>,
-    requests: OpenSink,
+    requests: Arc<dyn OpenHandler>,
+}
+
+impl std::fmt::Debug for Mounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mounts")
+            .field("active", &self.active)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mounts {
-    pub fn new(requests: OpenSink) -> Self {
+    pub fn new(requests: Arc<dyn OpenHandler>) -> Self {
         Self {
             active: BTreeMap::new(),
             broken: BTreeMap::new(),
@@ -80,17 +89,14 @@ impl Mounts {
         self.active.len() + self.broken.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn start(&mut self, path: &Path, env: &str, mode: Mode) -> Result<Placement, MountError> {
         let opts = MountOptions {
             mode,
             request_timeout: REQUEST_TIMEOUT,
             ..MountOptions::default()
         };
-        let mount = openv_mount::mount(path, opts, self.requests.clone())?;
+        let handler = self.requests.clone();
+        let mount = openv_mount::mount(path, opts, move |req: OpenRequest| handler.on_open(req))?;
         let placement = mount.placement().clone();
         self.broken.remove(path);
         self.active.insert(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::RegistryError;
+use super::error::RegistryError;
 use crate::paths::Home;
 
 const FILE: &str = "mcp-projects.json";

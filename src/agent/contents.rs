@@ -1,0 +1,102 @@
+//! What each mount serves: the environment's rendering (cached while unlocked) and the
+//! size and mtime its file reports, which must match what the next open serves.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use super::state::{Rendered, State};
+use crate::store::{Backend, StoreError};
+
+fn env_mtime(st: &mut State, env: &str) -> i64 {
+    st.vault()
+        .and_then(|v| v.env_updated(env))
+        .unwrap_or_else(|_| crate::store::now())
+}
+
+/// Recomputes what the mounts of `env` will serve (size, mtime). Called after every
+/// change to `env`, so it also drops the cached rendering.
+pub fn refresh_env(st: &mut State, env: &str) {
+    st.rendered.remove(env);
+    let paths = st.mounts.paths_of(env);
+    refresh_paths(st, env, &paths);
+}
+
+pub fn refresh_all(st: &mut State) {
+    for env in st.mounts.envs() {
+        refresh_env(st, &env);
+    }
+}
+
+pub fn refresh_path(st: &mut State, path: &Path, env: &str) {
+    refresh_paths(st, env, &[path.to_path_buf()]);
+}
+
+/// Sets what `paths` (mounts of `env`) report: the environment is read, decrypted and
+/// measured once for all of them.
+fn refresh_paths(st: &mut State, env: &str, paths: &[PathBuf]) {
+    if paths.is_empty() {
+        return;
+    }
+    let mtime = env_mtime(st, env);
+    let size = match st.vault() {
+        Ok(v) if v.is_unlocked() => v.read_values(env).ok().and_then(|vals| {
+            crate::render::rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v))).ok()
+        }),
+        _ => None,
+    };
+    // Locked: keep the sizes last recorded.
+    let recorded = match size {
+        Some(_) => Vec::new(),
+        None => st.vault().and_then(|v| v.list_mounts()).unwrap_or_default(),
+    };
+    for path in paths {
+        let key = path.display().to_string();
+        let size = match size {
+            Some(s) => {
+                if let Ok(v) = st.vault() {
+                    let _ = v.set_mount_size(&key, s as u64);
+                }
+                s as u64
+            }
+            None => recorded
+                .iter()
+                .find(|m| m.path == key)
+                .map_or(0, |m| m.size),
+        };
+        st.mounts.set_content(path, size, mtime);
+    }
+}
+
+/// The rendered file and the names in it (cached while unlocked).
+pub fn render_env(
+    st: &mut State,
+    env: &str,
+) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), StoreError> {
+    if let Some(r) = st.rendered.get(env) {
+        return Ok((r.names.clone(), r.bytes.clone()));
+    }
+    let values = st.vault()?.read_values(env)?;
+    let bytes =
+        crate::render::render(values.iter().map(|(n, v)| (n.as_str(), v))).map_err(|reason| {
+            StoreError::Unrepresentable {
+                name: env.to_owned(),
+                reason,
+            }
+        })?;
+    let names: Vec<String> = values.into_iter().map(|(n, _)| n).collect();
+    st.rendered.insert(
+        env.to_owned(),
+        Rendered {
+            names: names.clone(),
+            bytes: bytes.clone(),
+        },
+    );
+    Ok((names, bytes))
+}
+
+/// The mtime a restored mount reports before anything is rendered.
+pub fn restored(st: &mut State, path: &Path, env: &str, size: u64) {
+    let mtime = env_mtime(st, env);
+    st.mounts.set_content(path, size, mtime);
+}

@@ -1,0 +1,7 @@
+//! The agent's background jobs, each in a file named for it. `agent::run` starts them
+//! and aborts them at shutdown.
+
+pub mod idle_lock;
+pub mod reaper;
+pub mod repair;
+pub mod team_refresh;
