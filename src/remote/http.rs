@@ -57,6 +57,11 @@ impl Reply {
     }
 }
 
+enum Sent {
+    Reply(Reply),
+    Redirect(String),
+}
+
 /// A connection to one server.
 pub struct Transport {
     base: String,
@@ -139,7 +144,34 @@ impl Transport {
         token: Option<&SecretValue>,
         body: Option<(&str, &[u8])>,
     ) -> Result<Reply, RemoteError> {
-        let url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
+        let mut url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
+        // A standby that cannot forward (after a leader change) answers 307 with the
+        // active node's address: follow it, at most twice, and only on the same scheme so
+        // a token never leaves TLS.
+        for _ in 0..2 {
+            let reply = self.send_url(method, &url, token, body)?;
+            match reply {
+                Sent::Reply(r) => return Ok(r),
+                Sent::Redirect(to) if to.split("://").next() == url.split("://").next() => {
+                    url = to;
+                }
+                Sent::Redirect(_) => break,
+            }
+        }
+        Err(RemoteError::Unreachable {
+            url: self.base.clone(),
+            reason: "redirected to another node and not followed (HTTP 307)".into(),
+        })
+    }
+
+    fn send_url(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&SecretValue>,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Sent, RemoteError> {
+        let url = url.to_owned();
         let result = match method {
             Method::Get | Method::Delete => {
                 let mut req = if method == Method::Get {
@@ -167,6 +199,15 @@ impl Transport {
         };
         let mut resp = result.map_err(|e| self.transport_error(e))?;
         let status = resp.status().as_u16();
+        if matches!(status, 307 | 308)
+            && let Some(to) = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+        {
+            return Ok(Sent::Redirect(to.to_owned()));
+        }
         let len = resp
             .headers()
             .get("content-length")
@@ -186,7 +227,7 @@ impl Transport {
                 url: self.base.clone(),
                 reason: format!("the answer was cut off ({})", e.kind()),
             })?;
-        Ok(Reply { status, body })
+        Ok(Sent::Reply(Reply { status, body }))
     }
 
     fn transport_error(&self, e: ureq::Error) -> RemoteError {
