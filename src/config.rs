@@ -54,6 +54,8 @@ pub struct Config {
     /// How long a client waits for an answer (a request that may wait for a person gets
     /// `prompt_timeout` plus this).
     pub request_timeout: Duration,
+    /// `[team]`: the cache of shared environments (ttl, refresh, stale, max_stale).
+    pub team: crate::remote::sync::Policy,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             max_connections_per_process: 64,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
+            team: crate::remote::sync::Policy::default(),
         }
     }
 }
@@ -96,6 +99,16 @@ struct RawConfig {
     max_connections_per_process: Option<usize>,
     connect_timeout: Option<String>,
     request_timeout: Option<String>,
+    team: Option<RawTeam>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeam {
+    ttl: Option<String>,
+    refresh: Option<String>,
+    stale: Option<String>,
+    max_stale: Option<String>,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, String> {
@@ -191,6 +204,22 @@ impl Config {
         if let Some(s) = raw.request_timeout {
             cfg.request_timeout = duration("request_timeout", &s)?;
         }
+        if let Some(t) = raw.team {
+            let p = &mut cfg.team;
+            if let Some(s) = t.ttl {
+                p.ttl = duration("team.ttl", &s)?;
+            }
+            if let Some(s) = t.refresh {
+                p.refresh = duration("team.refresh", &s)?;
+            }
+            if let Some(s) = t.max_stale {
+                p.max_stale = duration("team.max_stale", &s)?;
+            }
+            if let Some(s) = t.stale {
+                p.stale = crate::remote::sync::Stale::parse(&s)
+                    .ok_or_else(|| format!("team.stale = {s:?}: use warn, serve or fail"))?;
+            }
+        }
         Ok(cfg)
     }
 }
@@ -221,5 +250,12 @@ mod tests {
         assert!(e.contains("idle_lock"), "{e}");
         let e = Config::parse("\nidle_lok = \"1h\"").expect_err("unknown key");
         assert!(e.contains("idle_lok") && e.contains("line 2"), "{e}");
+        let t = Config::parse("[team]\nrefresh = \"2s\"\nstale = \"fail\"")
+            .expect("team")
+            .team;
+        assert_eq!(t.refresh, Duration::from_secs(2));
+        assert_eq!(t.stale, crate::remote::sync::Stale::Fail);
+        let e = Config::parse("[team]\nstale = \"maybe\"").expect_err("bad stale");
+        assert!(e.contains("warn, serve or fail"), "{e}");
     }
 }

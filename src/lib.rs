@@ -27,6 +27,8 @@ pub mod names;
 pub mod paths;
 /// pinentry dialogs (driven for real in the prompt tests).
 pub mod prompt;
+/// Team environments: the OpenBao/Vault client, the cache mapping and sync.
+pub mod remote;
 /// Values to `.env` bytes that the readers read back exactly.
 pub mod render;
 /// The secret value type: never printed, zeroized when dropped.

@@ -90,6 +90,7 @@ pub fn code_of(e: &StoreError) -> ErrorCode {
         StoreError::Tampered { .. } => ErrorCode::Tampered,
         StoreError::Path(_) | StoreError::EnvFile(_) => ErrorCode::InvalidInput,
         StoreError::Damaged(_) => ErrorCode::Damaged,
+        StoreError::Remote(_) => ErrorCode::Remote,
         StoreError::Db(_) | StoreError::Corrupt(_) | StoreError::Io { .. } => ErrorCode::Internal,
     }
 }

@@ -92,6 +92,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let reaper = tokio::spawn(jobs::reaper::run(state.clone()));
     let idle = tokio::spawn(jobs::idle_lock::run(state.clone(), config.idle_lock));
     let backups = tokio::spawn(jobs::backups::run(state.clone(), config.backup_every));
+    let team = tokio::spawn(jobs::team_refresh::run(state.clone(), config.team.refresh));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let shutdown = async move {
@@ -103,6 +104,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
     backups.abort();
+    team.abort();
     repairs.abort();
     reaper.abort();
     let mounts = {

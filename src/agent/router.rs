@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 
 use super::error::AgentError;
 use super::requests::{
-    audit, backups, consent, environments, mounts, pending, policy, variables, vault,
+    audit, backups, consent, environments, mounts, pending, policy, team, variables, vault,
 };
 use super::state::{Shared, State, lock};
 use crate::ipc::protocol::{ErrorCode, Request, Response};
@@ -104,6 +104,8 @@ pub fn widens(req: &Request) -> &'static str {
         Request::PolicyAdd { .. } => "an allow rule",
         Request::PolicyRemove { .. } => "removing a deny rule",
         Request::Resolve { .. } => "running without output masking",
+        Request::Restore { .. } => "restoring the vault from a copy",
+        Request::RemoteAdd { .. } => "adding a team remote",
         _ => "this request",
     }
 }
@@ -226,6 +228,16 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
             env,
             client,
         } => waits(Agent, consent::confirm(state, peer, action, env, client)),
+        // Team environments (agent/requests/team.rs). Adding a remote decides where
+        // values come from and holds credentials: only the human.
+        req @ Request::RemoteAdd { .. } => act(Human, move |st| team::handle(st, req)),
+        req @ Request::RemoteList => look(Agent, move |st| team::handle(st, req)),
+        req @ (Request::RemoteStatus { .. }
+        | Request::RemoteRemove { .. }
+        | Request::EnvCreateShared { .. }
+        | Request::EnvLink { .. }
+        | Request::EnvUnlink { .. }
+        | Request::Sync { .. }) => act(Agent, move |st| team::handle(st, req)),
         Request::AskValues {
             env,
             names,

@@ -62,6 +62,9 @@ pub struct State {
     /// Set while a passphrase prompt triggered by a read is open: later readers wait on
     /// it instead of opening a second one.
     pub(crate) unlocking: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Live clients of the team servers (`requests/team.rs`); dropped on lock.
+    pub(crate) remotes: crate::remote::Remotes,
+    pub(crate) team_policy: crate::remote::sync::Policy,
 }
 
 /// One environment's values and its renderings per reader dialect.
@@ -93,6 +96,8 @@ impl State {
             rendered: HashMap::new(),
             refused_reads: std::collections::VecDeque::new(),
             unlocking: None,
+            remotes: crate::remote::Remotes::default(),
+            team_policy: config.team,
             home,
             config,
             started: Instant::now(),
@@ -140,6 +145,7 @@ impl State {
         }
         self.approvals.on_lock();
         self.rendered.clear();
+        self.remotes.clear();
         if let Some(Err(e)) = self.audit.as_mut().map(|a| a.sync()) {
             tracing::error!(error = %e, "audit sync failed");
         }

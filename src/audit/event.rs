@@ -40,6 +40,9 @@ pub enum EventKind {
     Proof,
     /// A request that needs the human was refused for want of a proof.
     NeedsHuman,
+    /// A shared environment was fetched, refreshed, written, purged, served stale, or a
+    /// write met a conflict.
+    Team,
 }
 
 /// The outcome of a decision.

@@ -43,6 +43,12 @@ pub async fn backup(home: &Home, a: BackupArgs) -> anyhow::Result<()> {
 
 pub async fn restore(home: &Home, a: RestoreArgs) -> anyhow::Result<()> {
     let path = absolute(&a.file)?;
+    // Restoring replaces every value and rule: the human proves it with the current
+    // vault's key file (the same one, for a copy of this vault) or its passphrase.
+    let proof = super::human::ProofArgs {
+        keyfile: a.keyfile.clone(),
+        passphrase_file: None,
+    };
     let secret = match a.keyfile {
         Some(p) => WireSecret::Keyfile {
             path: absolute(&p)?,
@@ -51,12 +57,11 @@ pub async fn restore(home: &Home, a: RestoreArgs) -> anyhow::Result<()> {
             passphrase: prompt::passphrase("Passphrase of the copy: ", false)?,
         },
     };
-    client(home)
-        .call(&Request::Restore {
-            path: path.clone(),
-            secret,
-        })
-        .await?;
+    let req = Request::Restore {
+        path: path.clone(),
+        secret,
+    };
+    super::human::call(&mut client(home), &req, &proof).await?;
     println!(
         "vault restored from {}: it is unlocked; the previous vault was copied to {} first",
         path.display(),

@@ -11,7 +11,18 @@ pub enum EnvCommand {
     Create {
         /// Name: 1-64 letters, digits, '.', '_' or '-'.
         name: String,
+        /// Store it on this team remote (`openv remote add`) instead of only locally.
+        #[arg(long)]
+        remote: Option<String>,
     },
+    /// Link an environment that exists on a team remote (someone else created it).
+    Link {
+        name: String,
+        #[arg(long)]
+        remote: String,
+    },
+    /// Stop syncing a shared environment; its values stay as a local environment.
+    Unlink { name: String },
     /// List environments with their variable counts.
     List {
         /// Print JSON.
@@ -32,9 +43,32 @@ pub enum EnvCommand {
 pub async fn run(home: &Home, cmd: EnvCommand) -> anyhow::Result<()> {
     let mut c = client(home);
     match cmd {
-        EnvCommand::Create { name } => {
+        EnvCommand::Create { name, remote: None } => {
             c.call(&Request::EnvCreate { name: name.clone() }).await?;
             println!("created environment {name}");
+        }
+        EnvCommand::Create {
+            name,
+            remote: Some(remote),
+        } => {
+            c.call(&Request::EnvCreateShared {
+                name: name.clone(),
+                remote: remote.clone(),
+            })
+            .await?;
+            println!("created shared environment {name} on remote {remote}");
+        }
+        EnvCommand::Link { name, remote } => {
+            c.call(&Request::EnvLink {
+                name: name.clone(),
+                remote: remote.clone(),
+            })
+            .await?;
+            println!("linked environment {name} to remote {remote}");
+        }
+        EnvCommand::Unlink { name } => {
+            c.call(&Request::EnvUnlink { name: name.clone() }).await?;
+            println!("unlinked {name}: it is a local environment now, its values kept");
         }
         EnvCommand::List { json } => {
             let Response::Environments { environments } = c.call(&Request::EnvList).await? else {

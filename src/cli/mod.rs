@@ -20,9 +20,11 @@ pub mod output;
 mod pending;
 mod policy;
 mod prompt;
+mod remote;
 mod run;
 mod shims;
 mod status;
+mod sync;
 mod up;
 mod var;
 mod verify;
@@ -112,6 +114,11 @@ pub enum Command {
     Completions(manuals::CompletionsArgs),
     /// Print the man page, or write one per command into DIR.
     Man(manuals::ManArgs),
+    /// Team servers (OpenBao or Vault) that hold shared environments.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
+    /// Refresh shared environments from their server now.
+    Sync(sync::Args),
 }
 
 /// Runs one command; the error is printed by `main` as one line.
@@ -154,5 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(a) => audit::run(&home, a),
         Command::Agent(a) => agent_cmd::run(home, a).await,
         Command::Completions(_) | Command::Man(_) => Ok(()),
+        Command::Remote(c) => remote::run(&home, c).await,
+        Command::Sync(a) => sync::run(&home, a).await,
     }
 }

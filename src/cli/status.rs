@@ -47,6 +47,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
             "              prompts rate-limited until {t}: requests are denied unasked (see the audit log)"
         );
     }
+    for w in &s.team_warnings {
+        println!("team:         warning: {w}");
+    }
     println!("socket:       {}", s.socket);
     println!("log:          {}", s.log_file);
     damaged(&s)

@@ -45,6 +45,8 @@ pub fn carries_secret(req: &Request) -> bool {
             | Request::VarSet { .. }
             | Request::VarSetMany { .. }
             | Request::Prove { .. }
+            | Request::Restore { .. }
+            | Request::RemoteAdd { .. }
     )
 }
 

@@ -205,6 +205,60 @@ pub enum Request {
         #[serde(default)]
         unmasked: bool,
     },
+    /// Record a team server and its credentials (sealed in the vault). Human tier when
+    /// the tiers land (part 1 of the human boundary): it decides where values come from.
+    RemoteAdd {
+        name: String,
+        url: String,
+        kv_mount: String,
+        prefix: String,
+        auth: WireAuth,
+        ca_pem: Option<String>,
+    },
+    RemoteList,
+    /// Checks the login now and reports the cache of each linked environment.
+    RemoteStatus {
+        name: Option<String>,
+    },
+    RemoteRemove {
+        name: String,
+    },
+    /// A new environment stored on `remote` (created there, check-and-set create-only).
+    EnvCreateShared {
+        name: String,
+        remote: String,
+    },
+    /// An environment that exists on `remote`: linked and fetched.
+    EnvLink {
+        name: String,
+        remote: String,
+    },
+    /// Stop syncing; the cached values stay as a local environment.
+    EnvUnlink {
+        name: String,
+    },
+    /// Refresh one shared environment (or all) now.
+    Sync {
+        env: Option<String>,
+    },
+}
+
+/// How a remote logs in. Files are read by the agent, so a token or secret id never
+/// crosses the socket; a userpass password does (typed at the CLI's hidden prompt).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WireAuth {
+    TokenFile {
+        path: PathBuf,
+    },
+    AppRole {
+        role_id: String,
+        secret_id_file: PathBuf,
+    },
+    Userpass {
+        user: String,
+        password: SecretValue,
+    },
 }
 
 impl Request {
@@ -243,6 +297,14 @@ impl Request {
             Self::Confirm { .. } => "confirm",
             Self::McpAudit { .. } => "mcp_audit",
             Self::Resolve { .. } => "resolve",
+            Self::RemoteAdd { .. } => "remote_add",
+            Self::RemoteList => "remote_list",
+            Self::RemoteStatus { .. } => "remote_status",
+            Self::RemoteRemove { .. } => "remote_remove",
+            Self::EnvCreateShared { .. } => "env_create_shared",
+            Self::EnvLink { .. } => "env_link",
+            Self::EnvUnlink { .. } => "env_unlink",
+            Self::Sync { .. } => "sync",
         }
     }
 }
@@ -275,6 +337,9 @@ pub struct StatusInfo {
     /// happened and what to do. Writes are refused while it is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damage: Option<String>,
+    /// Shared environments served from a cache that is not fresh, or refused.
+    #[serde(default)]
+    pub team_warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +365,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The request widens access: it needs a proof of the human (`Prove` first).
     NeedsHuman,
+    /// A shared environment's server refused, failed, or its cache may not be served.
+    Remote,
     Internal,
 }
 
@@ -355,6 +422,12 @@ pub enum Response {
     },
     Pending {
         requests: Vec<PendingView>,
+    },
+    Remotes {
+        remotes: Vec<crate::remote::registry::RemoteView>,
+    },
+    Synced {
+        results: Vec<(String, crate::remote::sync::Outcome)>,
     },
     /// Answer to `Resolve` only: the approved values, in merge order.
     Values {

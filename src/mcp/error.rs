@@ -61,6 +61,7 @@ impl ToolError {
                 ErrorCode::Mount => "mount",
                 ErrorCode::Tampered => "tampered",
                 ErrorCode::Damaged => "damaged",
+                ErrorCode::Remote => "remote",
                 _ => "agent",
             },
             Self::Unavailable(_) => "unavailable",

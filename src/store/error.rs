@@ -44,6 +44,10 @@ pub enum StoreError {
     Path(#[from] PathError),
     #[error(transparent)]
     EnvFile(#[from] crate::envfile::EnvFileError),
+    /// A shared environment's server or cache said no; the text names the environment
+    /// and what to do, never a value.
+    #[error("{0}")]
+    Remote(String),
     #[error("vault database error: {0}")]
     Db(String),
     #[error("vault is damaged: {0}")]

@@ -11,9 +11,12 @@ pub mod durability;
 mod error;
 pub mod keyslot;
 pub mod mount_records;
+pub mod remotes;
 pub mod rules;
 mod schema;
+mod shared_gate;
 pub mod sqlite;
+pub mod team;
 mod time;
 mod types;
 

@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 use super::error::StoreError;
 
-pub const VERSION: i64 = 1;
+/// 2: team environments (`remotes`, `remote_links`; see `store::team`).
+pub const VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -55,6 +56,41 @@ CREATE TABLE mounts (
 );
 ";
 
+/// Team environments (`store::remotes`, `store::team`).
+const V2: &str = "
+CREATE TABLE remotes (
+    name      TEXT PRIMARY KEY,
+    url       TEXT NOT NULL,
+    kv_mount  TEXT NOT NULL,
+    prefix    TEXT NOT NULL,
+    auth      TEXT NOT NULL,
+    principal TEXT,
+    ca_pem    TEXT,
+    nonce     BLOB NOT NULL,
+    sealed    BLOB NOT NULL,
+    created   INTEGER NOT NULL
+);
+-- One row per shared environment: where it lives and what the cache holds.
+CREATE TABLE remote_links (
+    env_id      TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
+    remote      TEXT NOT NULL REFERENCES remotes(name),
+    server      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    cluster_id  TEXT NOT NULL DEFAULT '',
+    identity    TEXT NOT NULL DEFAULT '',
+    version     INTEGER NOT NULL DEFAULT 0,
+    fetched     INTEGER,
+    checked     INTEGER,
+    names_only  INTEGER NOT NULL DEFAULT 0,
+    -- Set when reads must be refused (purged, names only, stale = fail, too old).
+    refuse      TEXT,
+    -- The last failure, for status; never a value.
+    error       TEXT,
+    -- Reads fail after this time (fetched + max_stale).
+    serve_until INTEGER
+);
+";
+
 /// Durable writes: an acknowledged transaction survives a crash of the agent.
 pub fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -67,8 +103,22 @@ pub fn configure(conn: &Connection) -> Result<(), StoreError> {
 pub fn create(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     tx.execute_batch(V1)?;
+    tx.execute_batch(V2)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Brings an older vault up to `VERSION` in one transaction; a newer one is refused by
+/// `check`.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v == 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(V2)?;
+        tx.pragma_update(None, "user_version", VERSION)?;
+        tx.commit()?;
+    }
     Ok(())
 }
 

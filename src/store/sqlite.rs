@@ -112,6 +112,7 @@ impl SqliteVault {
         check_private(path, "vault", "600")?;
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
         schema::check(&conn)?;
         let guard = durability::install(&mut conn, path)?;
         let vault_id: String = conn
@@ -192,6 +193,14 @@ impl SqliteVault {
 
     fn key(&self) -> Result<&VaultKey, StoreError> {
         self.key.as_ref().ok_or(StoreError::Locked)
+    }
+
+    pub(crate) fn sealing_key(&self) -> Result<&VaultKey, StoreError> {
+        self.key()
+    }
+
+    pub(crate) fn vault_id(&self) -> &str {
+        &self.vault_id
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -443,6 +452,7 @@ impl Backend for SqliteVault {
             check_var_name(n)?;
         }
         let id = self.env_id(env)?;
+        super::shared_gate::refuse_if_linked(&self.conn, &id, env)?;
         let t = now();
         let tx = self.conn.transaction()?;
         let mut added = Vec::new();
@@ -474,6 +484,7 @@ impl Backend for SqliteVault {
     ) -> Result<(), StoreError> {
         check_batch(vars)?;
         let id = self.env_id(env)?;
+        super::shared_gate::refuse_if_linked(&self.conn, &id, env)?;
         let key = self.key()?;
         let sealed: Vec<(&str, Sealed)> = vars
             .iter()
@@ -506,6 +517,7 @@ impl Backend for SqliteVault {
 
     fn remove_vars(&mut self, env: &str, names: &[String]) -> Result<(), StoreError> {
         let id = self.env_id(env)?;
+        super::shared_gate::refuse_if_linked(&self.conn, &id, env)?;
         let tx = self.conn.transaction()?;
         {
             let mut del =
@@ -529,6 +541,29 @@ impl Backend for SqliteVault {
     }
 
     fn read_values(&self, env: &str) -> Result<Vec<(String, SecretValue)>, StoreError> {
+        let id = self.env_id(env)?;
+        // A shared environment's cache may be refused (purged, stale = fail, too old).
+        super::shared_gate::read_gate(&self.conn, &id, env)?;
+        self.read_values_unchecked(env)
+    }
+
+    fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let e: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM environments", [], |r| r.get(0))?;
+        let v: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM variables", [], |r| r.get(0))?;
+        Ok((e as u64, v as u64))
+    }
+}
+
+impl SqliteVault {
+    /// Every set value of `env`, without the shared-environment gate.
+    pub(crate) fn read_values_unchecked(
+        &self,
+        env: &str,
+    ) -> Result<Vec<(String, SecretValue)>, StoreError> {
         let id = self.env_id(env)?;
         let key = self.key()?;
         let mut stmt = self.conn.prepare_cached(
@@ -562,16 +597,6 @@ impl Backend for SqliteVault {
             out.push((name, SecretValue::new(text)));
         }
         Ok(out)
-    }
-
-    fn counts(&self) -> Result<(u64, u64), StoreError> {
-        let e: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM environments", [], |r| r.get(0))?;
-        let v: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM variables", [], |r| r.get(0))?;
-        Ok((e as u64, v as u64))
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod agent;
+pub mod bao;
 pub mod faults;
 pub mod jsonrpc;
 pub mod mcp;

@@ -5,3 +5,4 @@ pub mod backups;
 pub mod idle_lock;
 pub mod reaper;
 pub mod repair;
+pub mod team_refresh;

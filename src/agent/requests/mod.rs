@@ -8,5 +8,6 @@ pub mod environments;
 pub mod mounts;
 pub mod pending;
 pub mod policy;
+pub mod team;
 pub mod variables;
 pub mod vault;

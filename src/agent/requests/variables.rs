@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
+use super::team;
 use crate::agent::error::AgentError;
 use crate::agent::state::State;
 use crate::ipc::protocol::Response;
+use crate::remote::sync::Change;
 use crate::secret::{Charset, SecretValue};
 use crate::store::{Backend, StoreError, ValueSource};
 
@@ -27,6 +29,10 @@ pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
 }
 
 pub fn declare(st: &mut State, env: &str, names: &[String]) -> Result<Response, AgentError> {
+    if team::is_shared(st, env) {
+        let names = team::team_write(st, env, Change::Declare(names.to_vec()))?;
+        return Ok(Response::Names { names });
+    }
     Ok(Response::Names {
         names: st.vault()?.declare_vars(env, names)?,
     })
@@ -38,6 +44,12 @@ pub fn set(
     name: String,
     value: SecretValue,
 ) -> Result<Response, AgentError> {
+    if team::is_shared(st, env) {
+        let vars = vec![(name, value)];
+        let source = ValueSource::User;
+        team::team_write(st, env, Change::Set { vars, source })?;
+        return Ok(Response::Done);
+    }
     st.vault()?
         .set_vars(env, &[(name, value)], ValueSource::User)?;
     crate::agent::contents::refresh_env(st, env);
@@ -50,6 +62,10 @@ pub fn set_many(
     vars: Vec<(String, SecretValue)>,
     source: ValueSource,
 ) -> Result<Response, AgentError> {
+    if team::is_shared(st, env) {
+        let names = team::team_write(st, env, Change::Set { vars, source })?;
+        return Ok(Response::Names { names });
+    }
     st.vault()?.set_vars(env, &vars, source)?;
     crate::agent::contents::refresh_env(st, env);
     Ok(Response::Names {
@@ -74,12 +90,21 @@ pub fn generate(
         .iter()
         .map(|n| (n.clone(), crate::secret::generate(length as usize, charset)))
         .collect();
+    if team::is_shared(st, env) {
+        let source = ValueSource::Generated;
+        team::team_write(st, env, Change::Set { vars, source })?;
+        return Ok(Response::Names { names });
+    }
     st.vault()?.set_vars(env, &vars, ValueSource::Generated)?;
     crate::agent::contents::refresh_env(st, env);
     Ok(Response::Names { names })
 }
 
 pub fn remove(st: &mut State, env: &str, names: Vec<String>) -> Result<Response, AgentError> {
+    if team::is_shared(st, env) {
+        let names = team::team_write(st, env, Change::Remove(names))?;
+        return Ok(Response::Names { names });
+    }
     st.vault()?.remove_vars(env, &names)?;
     crate::agent::contents::refresh_env(st, env);
     Ok(Response::Names { names })

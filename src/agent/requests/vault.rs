@@ -48,6 +48,7 @@ pub fn status(st: &mut State) -> Response {
         mounts: st.mounts.len() as u64,
         refused_reads: st.refused_reads.iter().cloned().collect(),
         damage,
+        team_warnings: super::team::team_warnings(st),
     })
 }
 

@@ -196,6 +196,8 @@ pub async fn security(ctx: &Ctx<'_>, _: NoArgs) -> Result<Done, ToolError> {
         "session_grants": s.grants,
         "pending_requests": pending,
         "mounts": mounts,
+        // Shared environments served stale or refused, and open circuit breakers.
+        "team_warnings": s.team_warnings,
         "agent": { "pid": s.pid, "version": s.version, "socket": permissions(Path::new(&s.socket)) },
     })))
 }
