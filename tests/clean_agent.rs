@@ -245,7 +245,8 @@ fn a_restarted_agent_runs_the_system_pinentry_not_the_callers() {
     let until = Instant::now() + Duration::from_secs(20);
     loop {
         let s = pane.screen();
-        if s.contains("Allow once") {
+        // Nothing was proved on this terminal: the dialog asks for the passphrase.
+        if s.contains("Allow once") || s.contains("Passphrase") {
             break;
         }
         assert!(
@@ -255,13 +256,9 @@ fn a_restarted_agent_runs_the_system_pinentry_not_the_callers() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Deny: the last button (the buttons are drawn last, so wait for them).
-    wait("the dialog's buttons", || pane.screen().contains("<Deny>"));
-    for key in ["Right", "Right", "Enter"] {
-        pane.tmux(&["send-keys", "-t", "s", key]);
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    // The system's dialog is on screen; the reader need not wait for an answer.
     let mut reader = reader;
+    let _ = reader.kill();
     let _ = reader.wait();
     assert!(!fake.exists(), "the caller's pinentry-curses ran");
     assert_eq!(o.agent_pid(), pid);

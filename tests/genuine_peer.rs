@@ -68,7 +68,7 @@ def exact(n):
             raise EOFError
         b += got
     return b
-for msg in [{"hello": {"protocol": 1, "version": "0.1.0", "context": {}}}, json.loads(sys.argv[2])]:
+for msg in [{"hello": {"protocol": 2, "version": "0.1.0", "context": {}}}, json.loads(sys.argv[2])]:
     data = json.dumps(msg).encode()
     s.sendall(struct.pack(">I", len(data)) + data)
     print(exact(struct.unpack(">I", exact(4))[0]).decode())

@@ -21,7 +21,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
     f
 }
 
-const HELLO: &[u8] = br#"{"hello":{"protocol":1,"version":"test"}}"#;
+const HELLO: &[u8] = br#"{"hello":{"protocol":2,"version":"test"}}"#;
 
 /// Reads one frame's body (5 s at most); `None` on EOF or an error.
 fn read_frame(s: &mut UnixStream) -> Option<String> {
@@ -127,7 +127,7 @@ fn connections_are_capped_per_process_and_in_total_with_a_clear_error() {
     let mut child = Command::new("python3")
         .args([
             "-c",
-            "import socket,struct,sys,time\nh=b'{\"hello\":{\"protocol\":1,\"version\":\"t\"}}'\nss=[]\nfor _ in range(8):\n s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);s.sendall(struct.pack('>I',len(h))+h);s.recv(4096);ss.append(s)\nprint('ready',flush=True)\ntime.sleep(60)",
+            "import socket,struct,sys,time\nh=b'{\"hello\":{\"protocol\":2,\"version\":\"t\"}}'\nss=[]\nfor _ in range(8):\n s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);s.sendall(struct.pack('>I',len(h))+h);s.recv(4096);ss.append(s)\nprint('ready',flush=True)\ntime.sleep(60)",
             o.socket().to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::piped())

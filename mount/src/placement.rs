@@ -74,7 +74,7 @@ pub(crate) fn inspect(path: &Path) -> Result<Before, MountError> {
     };
     let kind = meta.file_type();
     // A dead mount's cached attributes still answer the stat above.
-    if is_mount_point(path, &meta) && crate::stale::is_dead(path) {
+    if is_mount_point(path, &meta) && is_dead(path) {
         return Err(MountError::StaleMount {
             path: path.to_path_buf(),
         });
@@ -254,4 +254,14 @@ pub(crate) fn restore_after_fifo(
     if before == Before::EmptyFile {
         put_back_empty(path);
     }
+}
+
+/// Whether the mount at `path` is dead: its owner is gone and every access fails with
+/// "Transport endpoint is not connected". The attributes of a live mount are cached for a
+/// long time, and the kernel answers a plain `stat` from that cache even once the owner is
+/// dead: force a GETATTR to reach the filesystem.
+pub(crate) fn is_dead(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_FORCE_SYNC;
+    matches!(statx(CWD, path, flags, StatxFlags::BASIC_STATS), Err(e) if e == rustix::io::Errno::NOTCONN)
 }

@@ -30,7 +30,7 @@ pub fn clean_stale(path: &Path) -> Result<bool, MountError> {
     for target in [&path, &hidden] {
         // Mounts can be stacked (a mount on top of a dead one): peel them all.
         for _ in 0..8 {
-            if !is_dead(target) {
+            if !placement::is_dead(target) {
                 break;
             }
             check_ours(target)?;
@@ -52,15 +52,6 @@ pub fn clean_stale(path: &Path) -> Result<bool, MountError> {
         cleaned = true;
     }
     Ok(cleaned)
-}
-
-/// "Transport endpoint is not connected". The attributes of a live mount are cached for a
-/// long time, and the kernel answers a plain `stat` from that cache even once the owner is
-/// dead: force a GETATTR to reach the filesystem.
-pub(crate) fn is_dead(path: &Path) -> bool {
-    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
-    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_FORCE_SYNC;
-    matches!(statx(CWD, path, flags, StatxFlags::BASIC_STATS), Err(e) if e == rustix::io::Errno::NOTCONN)
 }
 
 /// Mount points are listed canonically; a dead mount point itself cannot be canonicalized.

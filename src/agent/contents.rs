@@ -41,8 +41,12 @@ fn refresh_paths(st: &mut State, env: &str, paths: &[PathBuf]) {
     let mtime = env_mtime(st, env);
     let size = match st.vault() {
         Ok(v) if v.is_unlocked() => v.read_values(env).ok().map(|vals| {
-            // Each open gets its reader's dialect: the size must cover the longest.
-            crate::render::max_rendered_len(vals.iter().map(|(n, v)| (n.as_str(), v)))
+            // Each open gets its reader's dialect. The size is the common dialect's, exact
+            // for most readers (git refuses a file shorter than its size); an open served
+            // more is answered only after the mount has raised the size it reports.
+            let vars = || vals.iter().map(|(n, v)| (n.as_str(), v));
+            crate::render::rendered_len_for(crate::render::Dialect::Common, vars())
+                .unwrap_or_else(|_| crate::render::max_rendered_len(vars()))
         }),
         _ => None,
     };

@@ -127,10 +127,11 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
         Request::Lock => act(Agent, |st| Ok(vault::lock(st))),
         Request::Verify => act(Agent, vault::verify),
         Request::Backup { path } => act(Agent, move |st| backups::backup(st, &path)),
-        // Human tier: it replaces every value and rule. Until the proof of the human
-        // (issue 10) it needs what unlock needs: the copy's passphrase or key file.
+        // It replaces every value and rule: the human's, proven against the current
+        // vault. Only when that vault cannot check a proof (missing or damaged) does the
+        // copy's own secret suffice: `backups::restore` decides.
         Request::Restore { path, secret } => {
-            act(Human, move |st| backups::restore(st, &path, secret))
+            act(Agent, move |st| backups::restore(st, &path, secret, proven))
         }
         Request::EnvList => look(Agent, environments::list),
         Request::EnvCreate { name } => act(Agent, move |st| environments::create(st, &name)),

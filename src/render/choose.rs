@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::Dialect;
+use super::dialect::Dialect;
 
 /// The file name of `exe` without a version suffix (`python3.11` -> `python`) or `.exe`
 /// (npm's bun is `bun.exe`).

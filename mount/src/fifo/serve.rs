@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use zeroize::Zeroizing;
 
-use super::{Current, Event, FifoResponder, make_fifo, pipe};
+use super::fifo_file::{Current, Event, FifoResponder, make_fifo};
+use super::pipe;
 use crate::Shared;
 use crate::process::{Holder, InodeId, facts, holders, still_holds};
 use crate::request::{Decision, OpenHandler, OpenRequest, Refusal, RefusalReason};

@@ -18,7 +18,17 @@ use std::time::{Duration, Instant};
 
 use procfs::process::Process;
 
-use super::{Ancestor, cmdline};
+use super::cmdline::cmdline;
+
+/// One process in a reader's parent chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ancestor {
+    pub pid: i32,
+    /// File name of `exe`, or `comm` when `exe` is unreadable.
+    pub name: String,
+    pub exe: Option<std::path::PathBuf>,
+    pub cmdline: Vec<String>,
+}
 
 /// Parent chains deeper than this are cut: enough to show `cat <- bash <- codex <- ...`.
 const MAX_PARENTS: usize = 16;

@@ -2,16 +2,18 @@
 //! ([`ancestors`]), and who holds a FIFO open ([`holders`]).
 
 mod ancestors;
+mod cmdline;
 mod holders;
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use procfs::process::Process;
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
+pub use self::ancestors::Ancestor;
 use self::ancestors::Freshness;
+use self::cmdline::cmdline;
 pub(crate) use self::holders::{Holder, InodeId, holders, still_holds};
 use crate::error::IdentifyError;
 
@@ -39,16 +41,6 @@ pub struct Reader {
     /// Parent, grandparent, ... up to pid 1 (at most 16 entries). A FUSE open leaves it
     /// empty until [`OpenRequest::load_details`](crate::OpenRequest::load_details).
     pub parents: Vec<Ancestor>,
-}
-
-/// One process in a reader's parent chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ancestor {
-    pub pid: i32,
-    /// File name of `exe`, or `comm` when `exe` is unreadable.
-    pub name: String,
-    pub exe: Option<PathBuf>,
-    pub cmdline: Vec<String>,
 }
 
 /// Describes the process behind `pid`, which may also be a thread id: threads are mapped to
@@ -129,21 +121,4 @@ fn leads_thread_group(tid: i32) -> Result<bool, IdentifyError> {
         // EINVAL: a non-leader thread. Anything else (no pidfd support): ask /proc.
         Err(_) => Ok(false),
     }
-}
-
-/// Read as bytes, split like procfs's `cmdline()` (empty arguments dropped) but decoded
-/// lossily: procfs fails on invalid UTF-8, and a process must not be able to blank its
-/// command line in the prompt with one invalid byte.
-fn cmdline(process: &Process) -> Vec<String> {
-    let mut raw = Vec::new();
-    let read = process
-        .open_relative("cmdline")
-        .is_ok_and(|mut f| f.read_to_end(&mut raw).is_ok());
-    if !read {
-        return Vec::new();
-    }
-    raw.split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
 }

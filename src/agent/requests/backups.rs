@@ -36,7 +36,18 @@ pub fn backup(st: &mut State, to: &Path) -> Result<Response, AgentError> {
 /// Replaces the vault with the copy at `from`, which `secret` must open (its own key
 /// slots). The current vault is copied first (`before-restore`); the copy is refused
 /// unless it is an intact openv vault. Human tier (see the router).
-pub fn restore(st: &mut State, from: &Path, secret: WireSecret) -> Result<Response, AgentError> {
+pub fn restore(
+    st: &mut State,
+    from: &Path,
+    secret: WireSecret,
+    proven: bool,
+) -> Result<Response, AgentError> {
+    let intact = st.home.vault().exists()
+        && st.vault().is_ok_and(|v| v.slot_kinds().is_ok())
+        && health::damage(st).is_none();
+    if intact && !proven {
+        return Err(AgentError::needs_human("restoring the vault from a copy"));
+    }
     let secret = super::vault::slot_secret(secret);
     let mut copy = SqliteVault::inspect(from)?;
     copy.unlock(&secret)?;
