@@ -246,9 +246,18 @@ fn readers_during_restarts_never_get_an_empty_success() {
         AtomicUsize::new(0),
         AtomicUsize::new(0),
     );
+    // Ends the reader loop however the restarts end (a failed step panics): a deadline
+    // and a guard, so the test fails instead of hanging.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let until = std::time::Instant::now() + Duration::from_secs(90);
     std::thread::scope(|s| {
         s.spawn(|| {
-            while !done.load(Ordering::SeqCst) {
+            while !done.load(Ordering::SeqCst) && std::time::Instant::now() < until {
                 // `cat` is the allowed reader.
                 let read = cat(&env);
                 let text = String::from_utf8_lossy(&read.stdout);
@@ -262,6 +271,7 @@ fn readers_during_restarts_never_get_an_empty_success() {
                 };
             }
         });
+        let _stop = Stop(&done);
         for _ in 0..3 {
             o.ok(&["agent", "restart"]);
             o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);

@@ -179,6 +179,16 @@ impl Client {
             Err(e) => return Err(e),
         };
         let peer_pid = stream.peer_creds().ok().and_then(|c| c.pid());
+        // The listener's process is gone (a killed agent whose socket another process still
+        // holds): as good as no agent, so one is started, never a secret sent.
+        let gone = |pid: i32| {
+            procfs::process::Process::new(pid)
+                .and_then(|p| p.stat())
+                .map_or(true, |st| st.state == 'Z')
+        };
+        if peer_pid.is_some_and(gone) {
+            return Err(ClientError::NotRunning(home.root().display().to_string()));
+        }
         if first.is_some_and(super::peer::carries_secret) {
             super::peer::check_agent(home, peer_pid, also)?;
         }
