@@ -159,3 +159,64 @@ fn a_terminal_nobody_proved_gets_a_passphrase_dialog_not_buttons() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn approve_takes_the_passphrase_typed_at_its_hidden_prompt() {
+    if !tools() {
+        return;
+    }
+    let mut o = Openv::empty();
+    o.prompt = "queue"; // no dialog: the request waits in `openv pending`
+    o.ok_stdin(&["init"], b"pass phrase\n");
+    o.ok(&["env", "create", "shop"]);
+    o.set("shop", "STRIPE_KEY", "sk_test_123");
+    let dir = o.dir.path().join("shop");
+    std::fs::create_dir(&dir).unwrap();
+    o.ok(&["mount", dir.to_str().unwrap(), "-e", "shop"]);
+    let reader = cat(&dir);
+    let id = o.wait_pending()["id"].as_u64().unwrap();
+
+    // The human runs `openv approve ID` in their own terminal; a wrong passphrase first.
+    let cmd = format!(
+        "env -u DISPLAY -u WAYLAND_DISPLAY -u OPENV_KEYFILE OPENV_HOME={} {} approve {id}; \
+         env -u DISPLAY -u WAYLAND_DISPLAY -u OPENV_KEYFILE OPENV_HOME={} {} approve {id}; \
+         exec sleep 100000",
+        o.home.display(),
+        common::BIN,
+        o.home.display(),
+        common::BIN
+    );
+    let pane = Tmux::start(110, 34, &cmd);
+    pane.wait_for("Vault passphrase (this widens access)");
+    pane.type_text("not the passphrase");
+    pane.keys(&["Enter"]);
+    // The first approve is refused; the second asks again.
+    let prompt = "Vault passphrase (this widens access)";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let screen = loop {
+        let screen = pane.screen();
+        if screen.matches(prompt).count() == 2 {
+            break screen;
+        }
+        assert!(Instant::now() < deadline, "asked once only:\n{screen}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!screen.contains("not the passphrase"), "hidden:\n{screen}");
+    assert!(!screen.contains("approved request"), "{screen}");
+    assert!(
+        screen.contains("wrong passphrase: nothing was changed"),
+        "the refusal says what happened:\n{screen}"
+    );
+    assert_eq!(o.wait_pending()["id"].as_u64(), Some(id), "still pending");
+
+    pane.type_text("pass phrase");
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for(&format!("approved request {id}"));
+    assert!(!screen.contains("pass phrase"), "hidden:\n{screen}");
+    let out = reader.wait_with_output().unwrap();
+    assert_success("cat", &out);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "STRIPE_KEY=sk_test_123\n"
+    );
+}

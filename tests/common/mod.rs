@@ -7,10 +7,12 @@ pub mod bao;
 pub mod faults;
 pub mod jsonrpc;
 pub mod mcp;
+pub mod pinentries;
 pub mod readers;
 pub mod run;
 pub mod tmux;
 pub mod tools;
+pub mod xvfb;
 
 // The names most tests use, at the top; which ones a binary uses varies (as above).
 #[allow(unused_imports)]

@@ -4,7 +4,7 @@ use crate::agent::error::AgentError;
 use crate::agent::state::State;
 use crate::audit::Decision;
 use crate::audit::{Event, EventKind};
-use crate::ipc::protocol::{PROTOCOL_VERSION, Proof, Response, StatusInfo, WireSecret};
+use crate::ipc::protocol::{ErrorCode, PROTOCOL_VERSION, Proof, Response, StatusInfo, WireSecret};
 use crate::store::keyslot::create_keyfile;
 use crate::store::sqlite::SqliteVault;
 use crate::store::{Backend, SlotSecret, StoreError};
@@ -130,6 +130,18 @@ pub fn prove(st: &mut State, proof: Proof) -> Result<Response, AgentError> {
         Decision::Denied
     };
     st.audit(Event::new(EventKind::Proof).decision(decision).detail(kind));
-    checked?;
-    Ok(Response::Done)
+    match checked {
+        // The vault is open here: "stays locked" (the unlock's wording) would mislead.
+        Err(StoreError::WrongSecret(m)) if m.starts_with("wrong passphrase") => {
+            Err(AgentError::new(
+                ErrorCode::WrongSecret,
+                "wrong passphrase: nothing was changed; run the command again and type the vault passphrase",
+            ))
+        }
+        Err(StoreError::WrongSecret(m)) if m.starts_with("this key file") => Err(AgentError::new(
+            ErrorCode::WrongSecret,
+            "this key file does not unlock this vault: nothing was changed; give the vault's key file with --keyfile PATH",
+        )),
+        other => other.map(|()| Response::Done).map_err(Into::into),
+    }
 }
