@@ -15,6 +15,8 @@ pub mod approvals;
 pub mod audit;
 /// The agent's fixed environment (the clean-agent tests check the agent runs with it).
 pub mod clean_env;
+/// Names whose value can change what code a program runs (only the human sets them).
+pub mod code_names;
 /// Reading a plaintext .env for `openv import` (its errors are store errors).
 pub mod envfile;
 /// The agent's socket protocol and its client.

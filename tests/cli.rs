@@ -90,7 +90,7 @@ fn var_lifecycle_and_listing() {
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["name"], "A");
     assert_eq!(rows[0]["has_value"], true);
-    assert_eq!(rows[0]["source"], "user");
+    assert_eq!(rows[0]["source"], "cli", "the CLI without a proof");
     assert_eq!(rows[1]["has_value"], false);
     let human = o.ok(&["var", "list", "-e", "dev"]);
     let value_column = |name: &str| {

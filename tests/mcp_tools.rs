@@ -472,7 +472,7 @@ async fn request_variable_values_is_answered_by_openv_var_set() {
     assert_eq!(r["not_set"], json!([]));
     assert!(!r.to_string().contains("typed-by-the-user"));
     let list = m.ok("list_variables", json!({"environment": "dev"})).await;
-    assert_eq!(var(&list, "API_KEY")["source"], "user");
+    assert_eq!(var(&list, "API_KEY")["source"], "cli");
 
     // Declined: the user denies the request.
     let peer = m.peer();

@@ -31,16 +31,23 @@ fn setup() -> (Openv, PathBuf, Tmux) {
     (o, dir, pane)
 }
 
-/// The same, where the pane ran `openv CMD` (nothing proved there unless CMD asks).
-fn untrusted_setup(command: &str) -> (Openv, PathBuf, Tmux) {
+/// A passphrase vault ("pass phrase") whose agent asks through `prompt`, with `shop`
+/// (STRIPE_KEY) mounted.
+fn mounted(prompt: &'static str) -> (Openv, PathBuf) {
     let mut o = Openv::empty();
-    o.prompt = "auto";
+    o.prompt = prompt;
     o.ok_stdin(&["init"], b"pass phrase\n");
     o.ok(&["env", "create", "shop"]);
     o.set("shop", "STRIPE_KEY", "sk_test_123");
     let dir = o.dir.path().join("shop");
     std::fs::create_dir(&dir).unwrap();
     o.ok(&["mount", dir.to_str().unwrap(), "-e", "shop"]);
+    (o, dir)
+}
+
+/// The same, where the pane ran `openv CMD` (nothing proved there unless CMD asks).
+fn untrusted_setup(command: &str) -> (Openv, PathBuf, Tmux) {
+    let (o, dir) = mounted("auto");
     let cmd = format!(
         "env -u DISPLAY -u WAYLAND_DISPLAY OPENV_HOME={} {} {command}; exec sleep 100000",
         o.home.display(),
@@ -165,14 +172,8 @@ fn approve_takes_the_passphrase_typed_at_its_hidden_prompt() {
     if !tools() {
         return;
     }
-    let mut o = Openv::empty();
-    o.prompt = "queue"; // no dialog: the request waits in `openv pending`
-    o.ok_stdin(&["init"], b"pass phrase\n");
-    o.ok(&["env", "create", "shop"]);
-    o.set("shop", "STRIPE_KEY", "sk_test_123");
-    let dir = o.dir.path().join("shop");
-    std::fs::create_dir(&dir).unwrap();
-    o.ok(&["mount", dir.to_str().unwrap(), "-e", "shop"]);
+    // No dialog: the request waits in `openv pending`.
+    let (o, dir) = mounted("queue");
     let reader = cat(&dir);
     let id = o.wait_pending()["id"].as_u64().unwrap();
 

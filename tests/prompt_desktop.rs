@@ -65,6 +65,17 @@ fn window_title(x: &Xvfb) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Waits for a pinentry window on `x`; returns its title.
+fn wait_title(x: &Xvfb, what: &str) -> String {
+    let mut title = String::new();
+    let shown = poll(Duration::from_secs(20), || {
+        title = window_title(x);
+        !title.is_empty()
+    });
+    assert!(shown, "no dialog on {what}");
+    title
+}
+
 fn pending(o: &Openv) -> usize {
     let list: serde_json::Value = serde_json::from_str(&o.ok(&["pending", "--json"])).unwrap();
     list.as_array().unwrap().len()
@@ -82,12 +93,7 @@ fn a_click_on_a_desktop_where_the_human_proved_allows_the_read() {
     ok(&o, Some(&x.display), &["unlock"], b"pass phrase\n");
 
     let reader = cat(&dir);
-    let mut title = String::new();
-    let shown = poll(Duration::from_secs(20), || {
-        title = window_title(&x);
-        !title.is_empty()
-    });
-    assert!(shown, "no dialog on the trusted desktop");
+    let title = wait_title(&x, "the trusted desktop");
     x.wait_window();
     x.screenshot("desktop-trusted-read.png");
     // A confirmation dialog (the pinentry crate sends it no SETTITLE), not the
@@ -120,12 +126,7 @@ fn keys_pressed_on_a_desktop_nobody_proved_on_approve_nothing() {
     ok(&o, Some(&x.display), &["status"], b"");
 
     let mut reader = cat(&dir);
-    let mut title = String::new();
-    let shown = poll(Duration::from_secs(20), || {
-        title = window_title(&x);
-        !title.is_empty()
-    });
-    assert!(shown, "no dialog on the candidate desktop");
+    let title = wait_title(&x, "the candidate desktop");
     let first = x.wait_window();
     x.screenshot("desktop-untrusted-passphrase.png");
     assert!(

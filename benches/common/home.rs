@@ -7,6 +7,12 @@ use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_openv");
 
+/// The binary under measure: `OPENV_BENCH_BIN` when set (an older build, for a before /
+/// after comparison in one run), else this build's.
+pub fn bin() -> PathBuf {
+    std::env::var_os("OPENV_BENCH_BIN").map_or_else(|| PathBuf::from(BIN), PathBuf::from)
+}
+
 pub struct Home {
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
@@ -30,11 +36,16 @@ impl Home {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(bin());
         c.args(args)
             .env("OPENV_HOME", &self.home)
             .env("OPENV_PROMPT", "none")
-            .env_remove("OPENV_ENV");
+            .env_remove("OPENV_ENV")
+            .env_remove("OPENV_KEYFILE");
+        // The bench is the human: its key file proves it where a command widens access.
+        if self.key.exists() {
+            c.env("OPENV_KEYFILE", &self.key);
+        }
         c
     }
 

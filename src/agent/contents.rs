@@ -40,7 +40,7 @@ fn refresh_paths(st: &mut State, env: &str, paths: &[PathBuf]) {
     }
     let mtime = env_mtime(st, env);
     let size = match st.vault() {
-        Ok(v) if v.is_unlocked() => v.read_values(env).ok().map(|vals| {
+        Ok(v) if v.is_unlocked() => super::withheld::usable_values(v, env).ok().map(|vals| {
             // Each open gets its reader's dialect. The size is the common dialect's, exact
             // for most readers (git refuses a file shorter than its size); an open served
             // more is answered only after the mount has raised the size it reports.
@@ -90,7 +90,7 @@ pub fn render_env(
     dialect: crate::render::Dialect,
 ) -> Result<(Vec<String>, Zeroizing<Vec<u8>>), Unservable> {
     if !st.rendered.contains_key(env) {
-        let values = st.vault()?.read_values(env)?;
+        let values = super::withheld::usable_values(st.vault()?, env)?;
         st.rendered.insert(env.to_owned(), Rendered::new(values));
     }
     let Some(r) = st.rendered.get_mut(env) else {

@@ -259,7 +259,7 @@ async fn ask_values(
         let _ = with_state(state, move |st| {
             let set = st
                 .vault()
-                .and_then(|v| v.set_vars(&env, &[(name.clone(), value)], ValueSource::User));
+                .and_then(|v| v.set_vars(&env, &[(name.clone(), value)], ValueSource::Human));
             match set {
                 Ok(()) => crate::agent::contents::refresh_env(st, &env),
                 Err(e) => tracing::warn!(%name, error = %e, "value from the dialog not stored"),

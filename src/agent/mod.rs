@@ -14,6 +14,7 @@ mod health;
 mod jobs;
 mod peer_check;
 pub mod pidlock;
+mod provenance;
 mod reads;
 mod requests;
 mod restore;
@@ -22,6 +23,7 @@ pub mod server;
 pub mod state;
 mod surfaces;
 pub mod unit;
+mod withheld;
 
 use std::sync::{Arc, Mutex};
 

@@ -5,6 +5,7 @@
 use futures::future::BoxFuture;
 
 use super::error::AgentError;
+use super::provenance;
 use super::requests::{
     audit, backups, consent, environments, mounts, pending, policy, team, variables, vault,
 };
@@ -106,6 +107,12 @@ pub fn widens(req: &Request) -> &'static str {
         Request::Resolve { .. } => "running without output masking",
         Request::Restore { .. } => "restoring the vault from a copy",
         Request::RemoteAdd { .. } => "adding a team remote",
+        Request::VarSet { .. }
+        | Request::VarSetMany { .. }
+        | Request::VarGenerate { .. }
+        | Request::Import { .. } => {
+            "a value for a name that changes what code runs (PATH, LD_*, NODE_OPTIONS, ...)"
+        }
         _ => "this request",
     }
 }
@@ -143,30 +150,44 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
         Request::VarDeclare { env, names } => {
             act(Agent, move |st| variables::declare(st, &env, &names))
         }
-        Request::VarSet { env, name, value } => {
-            act(Agent, move |st| variables::set(st, &env, name, value))
-        }
+        // A value for a name that can become code (`code_names`) only from the human.
+        // Who gave a value is the agent's finding (`provenance`), never the request's.
+        Request::VarSet { env, name, value } => act(code_tier([name.as_str()]), move |st| {
+            let source = provenance::of(st, peer, proven);
+            variables::set(st, &env, name, value, source)
+        }),
         Request::VarSetMany { env, vars, source } => {
-            act(Agent, move |st| variables::set_many(st, &env, vars, source))
+            act(code_tier(vars.iter().map(|(n, _)| n.as_str())), move |st| {
+                let source = provenance::with_claim(provenance::of(st, peer, proven), source);
+                variables::set_many(st, &env, vars, source)
+            })
         }
         Request::VarGenerate {
             env,
             names,
             length,
             charset,
-        } => act(Agent, move |st| {
+        } => act(code_tier(names.iter().map(String::as_str)), move |st| {
             variables::generate(st, &env, names, length, charset)
         }),
         Request::VarRemove { env, names } => {
             act(Agent, move |st| variables::remove(st, &env, names))
         }
-        Request::Import { env, path } => act(Agent, move |st| variables::import(st, &env, &path)),
+        // The file's names are known once the agent has read it: `import` asks for the
+        // human when one of them can become code.
+        Request::Import { env, path } => act(Agent, move |st| {
+            let source = provenance::of(st, peer, proven);
+            variables::import(st, &env, &path, source)
+        }),
         Request::Mount {
             path,
             env,
             mode,
             import,
-        } => act(Agent, move |st| mounts::mount(st, path, env, &mode, import)),
+        } => act(Agent, move |st| {
+            let source = provenance::of(st, peer, proven);
+            mounts::mount(st, path, env, &mode, import, source)
+        }),
         Request::Unmount { path } => act(Agent, move |st| mounts::unmount(st, &path)),
         Request::Mounts => look(Agent, |st| Ok(mounts::list(st))),
         // Adding an allow rule widens access; a deny rule only narrows it.
@@ -247,6 +268,15 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
             Agent,
             consent::ask_values(state, peer, env, names, timeout_secs),
         ),
+    }
+}
+
+/// `Human` when one of `names` takes a value that can become code.
+fn code_tier<'a>(names: impl IntoIterator<Item = &'a str>) -> Tier {
+    if names.into_iter().any(crate::code_names::is_code_name) {
+        Tier::Human
+    } else {
+        Tier::Agent
     }
 }
 

@@ -23,6 +23,17 @@ pub struct ProofArgs {
 }
 
 impl ProofArgs {
+    /// For commands without proof options of their own: `OPENV_KEYFILE`, else the
+    /// hidden prompt.
+    pub fn from_env() -> Self {
+        Self {
+            keyfile: std::env::var_os("OPENV_KEYFILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            passphrase_file: None,
+        }
+    }
+
     pub fn proof(&self) -> anyhow::Result<Proof> {
         if let Some(path) = &self.keyfile {
             let bytes = crate::store::keyslot::read_keyfile(path)?;
@@ -68,9 +79,20 @@ pub async fn call(
     match client.call(req).await {
         Err(ClientError::Agent {
             code: ErrorCode::NeedsHuman,
+            message,
             ..
         }) => {
-            prove(client, proof, false).await?;
+            // No proof to give (no terminal, no key file): the agent's line says what
+            // needs the human and how.
+            let given = proof.keyfile.is_some() || proof.passphrase_file.is_some();
+            let proof = proof.proof().map_err(|e| {
+                if given {
+                    e
+                } else {
+                    anyhow::anyhow!("{message}")
+                }
+            })?;
+            client.call(&Request::Prove { proof, keep: false }).await?;
             Ok(client.call(req).await?)
         }
         other => Ok(other?),

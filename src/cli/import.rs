@@ -18,18 +18,22 @@ pub struct Args {
     /// Print the imported names as JSON.
     #[arg(long)]
     json: bool,
+    /// A file with a name that changes what code runs (PATH, LD_*, NODE_OPTIONS, ...)
+    /// needs you, the human: the proof is asked for then.
+    #[command(flatten)]
+    proof: super::human::ProofArgs,
 }
 
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let env = crate::project::env_or_default(a.env)?;
     let path =
         std::path::absolute(&a.file).with_context(|| format!("path {}", a.file.display()))?;
-    let Response::Imported { names, warnings } = client(home)
-        .call(&Request::Import {
-            env: env.clone(),
-            path: path.clone(),
-        })
-        .await?
+    let req = Request::Import {
+        env: env.clone(),
+        path: path.clone(),
+    };
+    let Response::Imported { names, warnings } =
+        super::human::call(&mut client(home), &req, &a.proof).await?
     else {
         return Err(super::agent_client::unexpected());
     };

@@ -86,14 +86,19 @@ pub(crate) async fn mount_and_report(
         mode,
         notes,
         imported,
-    } = c
-        .call(&Request::Mount {
+    } = super::human::call(
+        c,
+        &Request::Mount {
             path,
             env: env.to_owned(),
             mode,
             import,
-        })
-        .await?
+        },
+        // `--import` of a file with a name that changes what code runs needs the human:
+        // the passphrase is asked at the hidden prompt, or OPENV_KEYFILE proves.
+        &super::human::ProofArgs::from_env(),
+    )
+    .await?
     else {
         return Err(super::agent_client::unexpected());
     };

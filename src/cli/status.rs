@@ -38,6 +38,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     for r in &s.refused_reads {
         println!("refused read: {r}");
     }
+    for w in &s.withheld {
+        println!("withheld:     {w}");
+    }
     println!(
         "approvals:    prompt {}, {} pending, {} session grants",
         s.prompt, s.pending, s.grants

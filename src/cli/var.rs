@@ -25,6 +25,10 @@ pub enum VarCommand {
         #[arg(short, long = "env", env = "OPENV_ENV")]
         env: Option<String>,
         name: String,
+        /// A name that changes what code runs (PATH, LD_*, NODE_OPTIONS, ...) needs you,
+        /// the human: the proof is asked for then.
+        #[command(flatten)]
+        proof: super::human::ProofArgs,
     },
     /// List names, whether each has a value, and the last change. Never values.
     List {
@@ -69,20 +73,19 @@ pub async fn run(home: &Home, cmd: VarCommand) -> anyhow::Result<()> {
                 }
             );
         }
-        VarCommand::Set { env, name } => {
+        VarCommand::Set { env, name, proof } => {
             let env = crate::project::env_or_default(env)?;
             // Check what can be checked before asking for a secret.
             check_var_name(&name)?;
             let value = prompt::value(&name)?;
             check_value_len(&name, value.len())?;
             let warning = crate::render::report::warning(&name, value.expose());
-            client(home)
-                .call(&Request::VarSet {
-                    env: env.clone(),
-                    name: name.clone(),
-                    value,
-                })
-                .await?;
+            let req = Request::VarSet {
+                env: env.clone(),
+                name: name.clone(),
+                value,
+            };
+            super::human::call(&mut client(home), &req, &proof).await?;
             println!("set {name} in {env}");
             if let Some(w) = warning {
                 eprintln!("warning: {w}");

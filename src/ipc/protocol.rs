@@ -340,6 +340,10 @@ pub struct StatusInfo {
     /// Shared environments served from a cache that is not fresh, or refused.
     #[serde(default)]
     pub team_warnings: Vec<String>,
+    /// Values left out of `openv run` and mounts: a name that can change what code runs
+    /// whose value the human did not set (names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,7 +383,7 @@ pub enum Response {
         pid: u32,
     },
     Done,
-    Status(StatusInfo),
+    Status(Box<StatusInfo>),
     Environments {
         environments: Vec<EnvInfo>,
     },

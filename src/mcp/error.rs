@@ -62,6 +62,7 @@ impl ToolError {
                 ErrorCode::Tampered => "tampered",
                 ErrorCode::Damaged => "damaged",
                 ErrorCode::Remote => "remote",
+                ErrorCode::NeedsHuman => "needs_human",
                 _ => "agent",
             },
             Self::Unavailable(_) => "unavailable",

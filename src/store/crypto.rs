@@ -92,10 +92,17 @@ pub(crate) fn open_with(
         .map(Zeroizing::new)
 }
 
-/// Associated data for a variable's value.
-pub fn value_aad(vault_id: &str, env_id: &str, name: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(32 + vault_id.len() + env_id.len() + name.len());
-    for part in ["openv/value/v1", vault_id, env_id, name] {
+/// Associated data for a variable's value. A value the human gave (`human`: with a
+/// proof) is bound to that too, so no one without the vault key can relabel a value as
+/// the human's, nor the human's as someone else's.
+pub fn value_aad(vault_id: &str, env_id: &str, name: &str, human: bool) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(40 + vault_id.len() + env_id.len() + name.len());
+    let purpose = if human {
+        "openv/value/v1/human"
+    } else {
+        "openv/value/v1"
+    };
+    for part in [purpose, vault_id, env_id, name] {
         aad.extend_from_slice(part.as_bytes());
         aad.push(0);
     }
@@ -109,11 +116,12 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let k = VaultKey::generate();
-        let aad = value_aad("v", "e", "NAME");
+        let aad = value_aad("v", "e", "NAME", false);
         let s = k.seal(&aad, b"secret");
         assert_eq!(k.open(&aad, &s).expect("open").as_slice(), b"secret");
-        assert!(k.open(&value_aad("v", "e", "OTHER"), &s).is_none());
-        assert!(k.open(&value_aad("v2", "e", "NAME"), &s).is_none());
+        assert!(k.open(&value_aad("v", "e", "OTHER", false), &s).is_none());
+        assert!(k.open(&value_aad("v2", "e", "NAME", false), &s).is_none());
+        assert!(k.open(&value_aad("v", "e", "NAME", true), &s).is_none());
         assert!(VaultKey::generate().open(&aad, &s).is_none());
         assert_eq!(format!("{k:?}"), "VaultKey(<redacted>)");
     }

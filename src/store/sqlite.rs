@@ -489,7 +489,7 @@ impl Backend for SqliteVault {
         let sealed: Vec<(&str, Sealed)> = vars
             .iter()
             .map(|(n, v)| {
-                let aad = value_aad(&self.vault_id, &id, n);
+                let aad = value_aad(&self.vault_id, &id, n, source == ValueSource::Human);
                 (n.as_str(), key.seal(&aad, v.expose().as_bytes()))
             })
             .collect();
@@ -567,7 +567,7 @@ impl SqliteVault {
         let id = self.env_id(env)?;
         let key = self.key()?;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT name, nonce, ciphertext FROM variables
+            "SELECT name, nonce, ciphertext, source = 'human' FROM variables
              WHERE env_id = ?1 AND ciphertext IS NOT NULL ORDER BY name",
         )?;
         let rows = stmt.query_map([&id], |r| {
@@ -575,12 +575,13 @@ impl SqliteVault {
                 r.get::<_, String>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Option<bool>>(3)?.unwrap_or(false),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (name, nonce, ciphertext) = row?;
-            let aad = value_aad(&self.vault_id, &id, &name);
+            let (name, nonce, ciphertext, human) = row?;
+            let aad = value_aad(&self.vault_id, &id, &name, human);
             let plain = key
                 .open(&aad, &Sealed { nonce, ciphertext })
                 .ok_or_else(|| StoreError::Tampered {

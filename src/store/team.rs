@@ -222,7 +222,7 @@ impl SqliteVault {
             .iter()
             .map(|(n, v)| {
                 key.seal(
-                    &value_aad(self.vault_id(), env_id, n),
+                    &value_aad(self.vault_id(), env_id, n, false),
                     v.expose().as_bytes(),
                 )
             })
@@ -275,7 +275,11 @@ fn insert_rows(
     )?;
     for ((name, _), s) in data.values.iter().zip(sealed) {
         let meta = data.meta.vars.get(name);
-        let source = meta.and_then(|m| m.source).unwrap_or(ValueSource::User);
+        // A teammate's proof was made on another machine: here it is not the human's.
+        let source = match meta.and_then(|m| m.source) {
+            Some(ValueSource::Human) | None => ValueSource::Cli,
+            Some(s) => s,
+        };
         let updated = meta.map_or(t, |m| if m.updated > 0 { m.updated } else { t });
         ins.execute(params![
             env_id,

@@ -3,12 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Who supplied a value.
+/// Who supplied a value, as the agent saw it (never as a client claims it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueSource {
+    /// The human, with a proof or through the hidden-input dialog. Sealed: a value is
+    /// stored under this source only with its own associated data (`crypto::value_aad`),
+    /// so editing the column to `human` makes the value fail to open.
+    Human,
+    /// The CLI, without a proof, from a process no AI agent started.
+    Cli,
+    /// Stored before sources were told apart (the CLI's label then).
     User,
     Import,
+    /// Through MCP, or from a process an AI agent started.
     Agent,
     Generated,
 }
@@ -16,6 +24,8 @@ pub enum ValueSource {
 impl ValueSource {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Human => "human",
+            Self::Cli => "cli",
             Self::User => "user",
             Self::Import => "import",
             Self::Agent => "agent",
@@ -24,6 +34,8 @@ impl ValueSource {
     }
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
+            "human" => Self::Human,
+            "cli" => Self::Cli,
             "user" => Self::User,
             "import" => Self::Import,
             "agent" => Self::Agent,

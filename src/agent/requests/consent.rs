@@ -132,7 +132,7 @@ fn values_for(
 ) -> Result<Response, AgentError> {
     let mut merged: Vec<(String, SecretValue)> = Vec::new();
     for env in envs {
-        for (name, value) in st.vault()?.read_values(env)? {
+        for (name, value) in crate::agent::withheld::usable_values(st.vault()?, env)? {
             merged.retain(|(n, _)| *n != name);
             merged.push((name, value));
         }

@@ -31,6 +31,7 @@ pub fn mount(
     env: String,
     mode: &str,
     import: bool,
+    source: crate::store::ValueSource,
 ) -> Result<Response, AgentError> {
     if !path.is_absolute() {
         return Err(invalid_path(&path, "give an absolute path"));
@@ -82,7 +83,7 @@ pub fn mount(
     }
     if existing == Existing::Plaintext {
         let warnings;
-        (imported, warnings) = super::variables::import_file(st, &env, &path)?;
+        (imported, warnings) = super::variables::import_file(st, &env, &path, source)?;
         notes.extend(warnings);
         prepare::shred(&path).map_err(|e| {
             AgentError::mount(format!(

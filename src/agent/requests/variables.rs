@@ -16,8 +16,11 @@ pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
     let mut variables = vault.list_vars(&env)?;
     // Unlocked: say which dialects cannot read each value (names only leave the agent).
     if let Ok(values) = vault.read_values(&env) {
+        // Both lists are sorted by name: one pass, not a search per name.
+        let mut values = values.iter().peekable();
         for v in &mut variables {
-            if let Some((_, value)) = values.iter().find(|(n, _)| *n == v.name) {
+            while values.next_if(|(n, _)| *n < v.name).is_some() {}
+            if let Some((_, value)) = values.next_if(|(n, _)| *n == v.name) {
                 v.unreadable_by = crate::render::report::unreadable_names(value.expose());
             }
         }
@@ -43,15 +46,14 @@ pub fn set(
     env: &str,
     name: String,
     value: SecretValue,
+    source: ValueSource,
 ) -> Result<Response, AgentError> {
     if team::is_shared(st, env) {
         let vars = vec![(name, value)];
-        let source = ValueSource::User;
         team::team_write(st, env, Change::Set { vars, source })?;
         return Ok(Response::Done);
     }
-    st.vault()?
-        .set_vars(env, &[(name, value)], ValueSource::User)?;
+    st.vault()?.set_vars(env, &[(name, value)], source)?;
     crate::agent::contents::refresh_env(st, env);
     Ok(Response::Done)
 }
@@ -110,30 +112,49 @@ pub fn remove(st: &mut State, env: &str, names: Vec<String>) -> Result<Response,
     Ok(Response::Names { names })
 }
 
-pub fn import(st: &mut State, env: &str, path: &Path) -> Result<Response, AgentError> {
-    let (names, warnings) = import_file(st, env, path)?;
+pub fn import(
+    st: &mut State,
+    env: &str,
+    path: &Path,
+    source: ValueSource,
+) -> Result<Response, AgentError> {
+    let (names, warnings) = import_file(st, env, path, source)?;
     Ok(Response::Imported { names, warnings })
 }
 
 /// Reads a .env file inside the agent (values never pass through a client) into `env`,
 /// creating it if needed; returns the names stored and the file's warnings (a name set
-/// twice: which line was kept).
+/// twice: which line was kept). `source` is who asked (`agent::provenance`): a file
+/// with a name that can become code is imported only for the human.
 pub fn import_file(
     st: &mut State,
     env: &str,
     path: &Path,
-) -> Result<(Vec<String>, Vec<String>), StoreError> {
-    let crate::envfile::EnvFile { vars, warnings } = crate::envfile::read(path)?;
-    crate::names::check_env_name(env)?;
+    source: ValueSource,
+) -> Result<(Vec<String>, Vec<String>), AgentError> {
+    let crate::envfile::EnvFile { vars, warnings } =
+        crate::envfile::read(path).map_err(StoreError::from)?;
+    crate::names::check_env_name(env).map_err(StoreError::from)?;
+    let code = crate::code_names::code_names(vars.iter().map(|(n, _)| n.as_str()));
+    if !code.is_empty() && source != ValueSource::Human {
+        return Err(AgentError::needs_human(&format!(
+            "importing {} (a value that changes what code runs)",
+            code.join(", ")
+        )));
+    }
+    let source = match source {
+        ValueSource::Human => ValueSource::Human,
+        _ => ValueSource::Import,
+    };
     let v = st.vault()?;
     if !v.is_unlocked() {
-        return Err(StoreError::Locked);
+        return Err(StoreError::Locked.into());
     }
     let exists = v.list_envs()?.iter().any(|e| e.name == env);
     if !exists {
         v.create_env(env)?;
     }
-    let result = v.set_vars(env, &vars, ValueSource::Import);
+    let result = v.set_vars(env, &vars, source);
     if result.is_err() && !exists {
         // Creating the environment was part of this import: undo it.
         let _ = v.delete_env(env);

@@ -25,7 +25,7 @@ pub fn status(st: &mut State) -> Response {
         Err(_) => (true, (0, 0)),
     };
     let a = &st.approvals;
-    Response::Status(StatusInfo {
+    Response::Status(Box::new(StatusInfo {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").into(),
         protocol: PROTOCOL_VERSION,
@@ -49,7 +49,11 @@ pub fn status(st: &mut State) -> Response {
         refused_reads: st.refused_reads.iter().cloned().collect(),
         damage,
         team_warnings: super::team::team_warnings(st),
-    })
+        withheld: st
+            .vault()
+            .map(|v| crate::agent::withheld::report(v))
+            .unwrap_or_default(),
+    }))
 }
 
 /// Creates the vault; a key file made for it is removed again if the vault is not.

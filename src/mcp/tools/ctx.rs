@@ -80,7 +80,7 @@ pub(super) fn unexpected() -> ToolError {
 
 pub(super) async fn status_of(ctx: &Ctx<'_>) -> Result<StatusInfo, ToolError> {
     match ctx.agent.call(&Request::Status).await? {
-        Response::Status(s) => Ok(s),
+        Response::Status(s) => Ok(*s),
         _ => Err(unexpected()),
     }
 }
