@@ -89,11 +89,15 @@ impl Transport {
             let mut answered = false;
             let mut queue = order(n, self.preferred.load(Ordering::Relaxed) % n);
             let mut tried = vec![false; n];
+            // Each node is asked `sys/leader` at most once a round: two nodes naming
+            // each other cannot send the loop round in circles.
+            let mut probed = vec![false; n];
             while let Some(i) = (!queue.is_empty()).then(|| queue.remove(0)) {
                 if tried[i] {
                     continue;
                 }
-                if failing_over && n > 1 {
+                if failing_over && n > 1 && !probed[i] {
+                    probed[i] = true;
                     let hint = self.leader(i, &limit);
                     // A node that answers is alive: the cluster is worth waiting for.
                     answered |= hint.is_ok();
