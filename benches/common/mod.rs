@@ -9,3 +9,18 @@ pub mod stats;
 // share but by path: the JSON-RPC line client is the one tests/mcp_leak.rs uses.
 #[path = "../../tests/common/jsonrpc.rs"]
 pub mod jsonrpc;
+
+// The real OpenBao server the tests start (tests/common/bao.rs), for benches/team.rs.
+// Test code: a failed step panics with its reason, as in the tests.
+#[allow(clippy::unwrap_used)]
+#[path = "../../tests/common/bao.rs"]
+pub mod bao;
+
+/// What tests/common/bao.rs asks of its parent: a bench reports a missing tool and goes
+/// on without it.
+pub fn require(available: bool, what: &str) -> bool {
+    if !available {
+        eprintln!("not measured: {what} is not available");
+    }
+    available
+}

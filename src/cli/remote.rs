@@ -44,9 +44,10 @@ pub struct AddArgs {
     /// Adding a remote widens access (its values reach this machine): prove it is you.
     #[command(flatten)]
     pub proof: super::human::ProofArgs,
-    /// The server's address, e.g. https://bao.example:8200.
-    #[arg(long)]
-    pub url: String,
+    /// The server's address, e.g. https://bao.example:8200. For a cluster, each node's
+    /// address (`--url A --url B`, or `--url A,B`): a node that fails is skipped.
+    #[arg(long, required = true, value_delimiter = ',', value_name = "URL")]
+    pub url: Vec<String>,
     /// The KV v2 secrets engine's mount.
     #[arg(long, default_value = "secret")]
     pub kv_mount: String,
@@ -61,12 +62,34 @@ pub struct AddArgs {
     pub approle: Option<String>,
     #[arg(long, value_name = "FILE")]
     pub secret_id_file: Option<PathBuf>,
-    /// Log in with userpass as this user (the password is asked, or read from stdin).
+    /// Log in with userpass as this user (the password is asked at a hidden prompt, or
+    /// read from one line of stdin, or from --password-file).
     #[arg(long, value_name = "USER")]
     pub userpass: Option<String>,
+    /// For --userpass in scripts: a file holding the password (it can be removed
+    /// afterwards: the password is stored sealed in the vault).
+    #[arg(long, value_name = "FILE", requires = "userpass")]
+    pub password_file: Option<PathBuf>,
     /// The CA certificate (PEM) that signs the server's certificate.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
+}
+
+/// A userpass password from a file: one line, without its newline; never echoed.
+fn password_file(path: &std::path::Path) -> anyhow::Result<crate::secret::SecretValue> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the password file {}", path.display()))?,
+    );
+    let pass = text.strip_suffix('\n').unwrap_or(&text);
+    let pass = pass.strip_suffix('\r').unwrap_or(pass);
+    if pass.is_empty() {
+        anyhow::bail!(
+            "the password file {} is empty: write the password into it",
+            path.display()
+        );
+    }
+    Ok(crate::secret::SecretValue::new(pass.to_owned()))
 }
 
 fn absolute(p: PathBuf) -> anyhow::Result<PathBuf> {
@@ -85,7 +108,10 @@ pub async fn run(home: &Home, cmd: RemoteCommand) -> anyhow::Result<()> {
                     secret_id_file: absolute(f)?,
                 }
             } else if let Some(user) = a.userpass {
-                let password = prompt::passphrase(&format!("Password for {user}: "), false)?;
+                let password = match &a.password_file {
+                    Some(f) => password_file(f)?,
+                    None => prompt::passphrase(&format!("Password for {user}: "), false)?,
+                };
                 WireAuth::Userpass { user, password }
             } else {
                 anyhow::bail!(
@@ -99,16 +125,17 @@ pub async fn run(home: &Home, cmd: RemoteCommand) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
+            let url = a.url.join(",");
             let req = Request::RemoteAdd {
                 name: a.name.clone(),
-                url: a.url.clone(),
+                url: url.clone(),
                 kv_mount: a.kv_mount,
                 prefix: a.prefix,
                 auth,
                 ca_pem,
             };
             super::human::call(&mut c, &req, &a.proof).await?;
-            println!("added remote {} ({}): logged in", a.name, a.url);
+            println!("added remote {} ({url}): logged in", a.name);
         }
         RemoteCommand::List { json } => {
             let Response::Remotes { remotes } = c.call(&Request::RemoteList).await? else {

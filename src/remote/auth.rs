@@ -177,7 +177,7 @@ pub fn status_error(t: &Transport, what: &str, reply: &Reply) -> RemoteError {
         404 => RemoteError::NotFound { url, what },
         // 429/472/473: standby or performance-standby answers, 503: sealed or no
         // leader (a Raft election in progress). All retried.
-        429 | 472 | 473 | 500..=599 if reply.status != 501 => RemoteError::Unreachable {
+        s if super::failover::node_unavailable(s) => RemoteError::Unreachable {
             url,
             reason: format!(
                 "HTTP {}{}",

@@ -1,11 +1,13 @@
-//! The HTTP transport: one `ureq` agent per server (keep-alive pool), rustls with either
-//! the bundled web roots or exactly the CA the user gave, bounded timeouts, no proxy
-//! taken from the environment and no `VAULT_*` variable read.
+//! The HTTP transport: one `ureq` agent per server (keep-alive pool, one per node of a
+//! cluster), rustls with either the bundled web roots or exactly the CA the user gave,
+//! bounded timeouts, no proxy taken from the environment and no `VAULT_*` variable read.
+//! One request to one node is here; choosing the node is `failover.rs`.
 //!
 //! Bodies are read into zeroized buffers: a secret's answer holds values.
 
 use std::io::Read;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
@@ -62,16 +64,44 @@ enum Sent {
     Redirect(String),
 }
 
-/// A connection to one server.
+/// One request, as the failover loop hands it to a node.
+#[derive(Clone, Copy)]
+pub struct Req<'a> {
+    pub method: Method,
+    /// Below `/v1/`.
+    pub path: &'a str,
+    pub token: Option<&'a SecretValue>,
+    pub body: Option<(&'a str, &'a [u8])>,
+}
+
+impl std::fmt::Debug for Req<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token or the body (it may hold values).
+        f.debug_struct("Req")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection to one server: one address, or the nodes of a cluster (`failover.rs`
+/// picks among them).
 pub struct Transport {
-    base: String,
+    /// The configured addresses, without a trailing `/`.
+    pub(super) nodes: Vec<String>,
+    /// What errors and `openv remote list` call the server: the addresses, comma-joined.
+    label: String,
+    /// The node the last request succeeded on (the active node, once known).
+    pub(super) preferred: AtomicUsize,
+    /// A request's whole budget, failover included.
+    pub(super) timeout: Duration,
     agent: ureq::Agent,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("base", &self.base)
+            .field("nodes", &self.nodes)
             .finish_non_exhaustive()
     }
 }
@@ -99,16 +129,45 @@ pub fn parse_ca(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, Remo
     Ok(certs)
 }
 
-impl Transport {
-    /// `url` is the server's address (`https://host:8200`); `ca_pem` replaces the web
-    /// roots with exactly these CAs.
-    pub fn new(url: &str, ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, RemoteError> {
-        let base = url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
+/// The addresses of a remote's `url`: one, or a comma list of a cluster's nodes.
+pub fn split_addresses(url: &str) -> Result<Vec<String>, RemoteError> {
+    let mut nodes: Vec<String> = Vec::new();
+    for a in url.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let base = a.trim_end_matches('/').to_owned();
+        let scheme_ok = base.starts_with("https://") || base.starts_with("http://");
+        let host = base.split_once("://").map(|(_, h)| h).unwrap_or_default();
+        if !scheme_ok || host.is_empty() || host.contains('/') {
             return Err(RemoteError::Config(format!(
-                "{url:?} is not a server address: use https://HOST:PORT (or http:// on loopback)"
+                "{a:?} is not a server address: use https://HOST:PORT (or http:// on loopback); give a cluster's nodes as --url A --url B or --url A,B"
             )));
         }
+        if !nodes.contains(&base) {
+            nodes.push(base);
+        }
+    }
+    if nodes.is_empty() {
+        return Err(RemoteError::Config(
+            "no server address: give --url https://HOST:PORT".into(),
+        ));
+    }
+    Ok(nodes)
+}
+
+/// `scheme://host:port` of a URL.
+pub(super) fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    match url[after..].find('/') {
+        Some(i) => &url[..after + i],
+        None => url,
+    }
+}
+
+impl Transport {
+    /// `url` is the server's address (`https://host:8200`) or a comma list of a cluster's
+    /// nodes; `ca_pem` replaces the web roots with exactly these CAs; `timeout` bounds a
+    /// request, failover included.
+    pub fn new(url: &str, ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, RemoteError> {
+        let nodes = split_addresses(url)?;
         let roots = match ca_pem {
             Some(pem) => RootCerts::Specific(Arc::new(parse_ca(pem)?)),
             None => RootCerts::WebPki,
@@ -126,78 +185,91 @@ impl Transport {
             .user_agent(concat!("openv/", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Self {
-            base,
+            label: nodes.join(","),
+            nodes,
+            preferred: AtomicUsize::new(0),
+            timeout,
             agent: config.into(),
         })
     }
 
+    /// The server as errors name it: its address, or its nodes' comma-joined.
     pub fn url(&self) -> &str {
-        &self.base
+        &self.label
     }
 
-    /// One request. `path` is below `/v1/`. Transport failures become `Unreachable` or
-    /// `Tls`; any HTTP status is returned as a `Reply` for the caller to judge.
-    pub fn send(
+    /// The configured node a URL points at, if any.
+    pub(super) fn node_of(&self, url: &str) -> Option<usize> {
+        let o = origin(url).trim_end_matches('/');
+        self.nodes.iter().position(|n| n == o)
+    }
+
+    /// One request to node `i`, each hop bounded by `limit` (and the deadline). A 307
+    /// (a standby that cannot forward) is followed, at most twice and only on the same
+    /// scheme so a token never leaves TLS; a target that does not answer is a failure of
+    /// this attempt (the caller tries the next node), never the end of the request.
+    /// Returns the reply and the configured node that gave it, if it is one.
+    pub(super) fn send_node(
         &self,
-        method: Method,
-        path: &str,
-        token: Option<&SecretValue>,
-        body: Option<(&str, &[u8])>,
-    ) -> Result<Reply, RemoteError> {
-        let mut url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
-        // A standby that cannot forward (after a leader change) answers 307 with the
-        // active node's address: follow it, at most twice, and only on the same scheme so
-        // a token never leaves TLS.
-        for _ in 0..2 {
-            let reply = self.send_url(method, &url, token, body)?;
-            match reply {
-                Sent::Reply(r) => return Ok(r),
+        i: usize,
+        req: &Req<'_>,
+        limit: impl Fn() -> Result<Duration, RemoteError>,
+    ) -> Result<(Reply, Option<usize>), RemoteError> {
+        let mut url = format!("{}/v1/{}", self.nodes[i], req.path.trim_start_matches('/'));
+        let mut at = Some(i);
+        for _ in 0..3 {
+            match self.send_url(req, &url, limit()?)? {
+                Sent::Reply(r) => return Ok((r, at)),
                 Sent::Redirect(to) if to.split("://").next() == url.split("://").next() => {
+                    at = self.node_of(&to);
                     url = to;
                 }
                 Sent::Redirect(_) => break,
             }
         }
         Err(RemoteError::Unreachable {
-            url: self.base.clone(),
+            url: origin(&url).to_owned(),
             reason: "redirected to another node and not followed (HTTP 307)".into(),
         })
     }
 
-    fn send_url(
-        &self,
-        method: Method,
-        url: &str,
-        token: Option<&SecretValue>,
-        body: Option<(&str, &[u8])>,
-    ) -> Result<Sent, RemoteError> {
-        let url = url.to_owned();
-        let result = match method {
+    fn send_url(&self, req: &Req<'_>, url: &str, limit: Duration) -> Result<Sent, RemoteError> {
+        let node = origin(url).to_owned();
+        let connect = Some(limit.min(Duration::from_secs(5)));
+        let result = match req.method {
             Method::Get | Method::Delete => {
-                let mut req = if method == Method::Get {
-                    self.agent.get(&url)
+                let mut r = if req.method == Method::Get {
+                    self.agent.get(url)
                 } else {
-                    self.agent.delete(&url)
-                };
-                if let Some(t) = token {
-                    req = req.header("X-Vault-Token", t.expose());
+                    self.agent.delete(url)
                 }
-                req.call()
+                .config()
+                .timeout_global(Some(limit))
+                .timeout_connect(connect)
+                .build();
+                if let Some(t) = req.token {
+                    r = r.header("X-Vault-Token", t.expose());
+                }
+                r.call()
             }
             Method::Post | Method::Put | Method::Patch => {
-                let mut req = match method {
-                    Method::Post => self.agent.post(&url),
-                    Method::Put => self.agent.put(&url),
-                    _ => self.agent.patch(&url),
-                };
-                if let Some(t) = token {
-                    req = req.header("X-Vault-Token", t.expose());
+                let mut r = match req.method {
+                    Method::Post => self.agent.post(url),
+                    Method::Put => self.agent.put(url),
+                    _ => self.agent.patch(url),
                 }
-                let (ctype, bytes) = body.unwrap_or(("application/json", b"{}"));
-                req.header("Content-Type", ctype).send(bytes)
+                .config()
+                .timeout_global(Some(limit))
+                .timeout_connect(connect)
+                .build();
+                if let Some(t) = req.token {
+                    r = r.header("X-Vault-Token", t.expose());
+                }
+                let (ctype, bytes) = req.body.unwrap_or(("application/json", b"{}"));
+                r.header("Content-Type", ctype).send(bytes)
             }
         };
-        let mut resp = result.map_err(|e| self.transport_error(e))?;
+        let mut resp = result.map_err(|e| transport_error(&node, e))?;
         let status = resp.status().as_u16();
         if matches!(status, 307 | 308)
             && let Some(to) = resp
@@ -224,44 +296,44 @@ impl Transport {
             .reader()
             .read_to_end(&mut body)
             .map_err(|e| RemoteError::Unreachable {
-                url: self.base.clone(),
+                url: node.clone(),
                 reason: format!("the answer was cut off ({})", e.kind()),
             })?;
         Ok(Sent::Reply(Reply { status, body }))
     }
+}
 
-    fn transport_error(&self, e: ureq::Error) -> RemoteError {
-        let url = self.base.clone();
-        let text = e.to_string();
-        // rustls reports certificate problems through an I/O error; its text names the
-        // problem (UnknownIssuer, NotValidForName, expired) and never the payload.
-        let tls = matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
-            || text.contains("certificate")
-            || text.contains("InvalidCertificate")
-            || text.contains("UnknownIssuer");
-        if tls {
-            let reason = if text.contains("UnknownIssuer") {
-                "the server's certificate is not signed by a trusted CA".to_owned()
-            } else if text.contains("NotValidForName") {
-                "the server's certificate is not valid for this host name".to_owned()
-            } else {
-                one_line(&text)
-            };
-            return RemoteError::Tls { url, reason };
-        }
-        let reason = match e {
-            ureq::Error::Timeout(_) => "timed out".to_owned(),
-            ureq::Error::HostNotFound => "host not found".to_owned(),
-            ureq::Error::ConnectionFailed => "connection refused".to_owned(),
-            ureq::Error::Io(io) => match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-                std::io::ErrorKind::TimedOut => "timed out".to_owned(),
-                k => format!("network error ({k})"),
-            },
-            other => one_line(&other.to_string()),
+fn transport_error(node: &str, e: ureq::Error) -> RemoteError {
+    let url = node.to_owned();
+    let text = e.to_string();
+    // rustls reports certificate problems through an I/O error; its text names the
+    // problem (UnknownIssuer, NotValidForName, expired) and never the payload.
+    let tls = matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
+        || text.contains("certificate")
+        || text.contains("InvalidCertificate")
+        || text.contains("UnknownIssuer");
+    if tls {
+        let reason = if text.contains("UnknownIssuer") {
+            "the server's certificate is not signed by a trusted CA".to_owned()
+        } else if text.contains("NotValidForName") {
+            "the server's certificate is not valid for this host name".to_owned()
+        } else {
+            one_line(&text)
         };
-        RemoteError::Unreachable { url, reason }
+        return RemoteError::Tls { url, reason };
     }
+    let reason = match e {
+        ureq::Error::Timeout(_) => "timed out".to_owned(),
+        ureq::Error::HostNotFound => "host not found".to_owned(),
+        ureq::Error::ConnectionFailed => "connection refused".to_owned(),
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+            std::io::ErrorKind::TimedOut => "timed out".to_owned(),
+            k => format!("network error ({k})"),
+        },
+        other => one_line(&other.to_string()),
+    };
+    RemoteError::Unreachable { url, reason }
 }
 
 fn one_line(s: &str) -> String {
@@ -287,6 +359,7 @@ pub fn safe_server_message(body: &[u8]) -> Option<String> {
         "missing client token",
         "invalid token",
         "invalid credentials",
+        "invalid username or password",
         "invalid role or secret ID",
         "invalid role ID",
         "invalid secret id",
@@ -329,6 +402,19 @@ mod tests {
         let e = Transport::new("bao.example:8200", None, Duration::from_secs(1))
             .expect_err("no scheme");
         assert!(e.to_string().contains("https://"), "{e}");
+        let e = Transport::new("http://a:1,,ftp://b", None, Duration::from_secs(1))
+            .expect_err("a bad node in a list");
+        assert!(e.to_string().contains("\"ftp://b\""), "{e}");
+        let t = Transport::new(
+            " http://a:1/ , http://b:2,http://a:1",
+            None,
+            Duration::from_secs(1),
+        )
+        .expect("a list");
+        assert_eq!(t.nodes, ["http://a:1", "http://b:2"]);
+        assert_eq!(t.url(), "http://a:1,http://b:2");
+        assert_eq!(t.node_of("http://b:2/v1/sys/leader"), Some(1));
+        assert_eq!(origin("https://h:8200/v1/x"), "https://h:8200");
         let e = parse_ca(b"not pem").expect_err("not pem");
         assert!(e.to_string().contains("BEGIN CERTIFICATE"), "{e}");
     }

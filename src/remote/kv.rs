@@ -109,6 +109,27 @@ impl Kv {
         format!("secret {}/{}", self.mount, path)
     }
 
+    /// Every KV request: `endpoint` below the mount (`data/<path>`), the answer judged by
+    /// `ok` (a stale `cas` becomes `CasMismatch`).
+    fn call(
+        &self,
+        t: &Transport,
+        token: &SecretValue,
+        method: Method,
+        endpoint: &str,
+        what: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Reply, RemoteError> {
+        let reply = t.send(
+            method,
+            &format!("{}/{endpoint}", self.mount),
+            Some(token),
+            body,
+        )?;
+        ok(t, what, &reply)?;
+        Ok(reply)
+    }
+
     /// The latest version; `NotFound` when it never existed or was deleted.
     pub fn read(
         &self,
@@ -117,13 +138,7 @@ impl Kv {
         path: &str,
     ) -> Result<Secret, RemoteError> {
         let what = self.what(path);
-        let reply = t.send(
-            Method::Get,
-            &format!("{}/data/{path}", self.mount),
-            Some(token),
-            None,
-        )?;
-        ok(t, &what, &reply)?;
+        let reply = self.call(t, token, Method::Get, &format!("data/{path}"), &what, None)?;
         let r: ReadReply = reply.json(t.url(), &what)?;
         let deleted = !r.data.metadata.deletion_time.is_empty() || r.data.metadata.destroyed;
         match r.data.data {
@@ -195,13 +210,14 @@ impl Kv {
         body.extend_from_slice(head.as_bytes());
         write_data(&mut body, &patch.values, &patch.meta);
         body.push(b'}');
-        let reply = t.send(
+        let reply = self.call(
+            t,
+            token,
             method,
-            &format!("{}/data/{path}", self.mount),
-            Some(token),
+            &format!("data/{path}"),
+            &what,
             Some((ctype, &body)),
         )?;
-        ok(t, &what, &reply)?;
         Ok(reply.json::<WriteReply>(t.url(), &what)?.data.version)
     }
 
@@ -214,13 +230,14 @@ impl Kv {
         path: &str,
     ) -> Result<(u64, Vec<String>), RemoteError> {
         let what = format!("names of {}", self.what(path));
-        let reply = t.send(
+        let reply = self.call(
+            t,
+            token,
             Method::Get,
-            &format!("{}/subkeys/{path}", self.mount),
-            Some(token),
+            &format!("subkeys/{path}"),
+            &what,
             None,
         )?;
-        ok(t, &what, &reply)?;
         let r: SubkeysReply = reply.json(t.url(), &what)?;
         Ok((r.data.metadata.version, names_from_subkeys(&r.data.subkeys)))
     }
@@ -233,13 +250,14 @@ impl Kv {
         path: &str,
     ) -> Result<u64, RemoteError> {
         let what = format!("metadata of {}", self.what(path));
-        let reply = t.send(
+        let reply = self.call(
+            t,
+            token,
             Method::Get,
-            &format!("{}/metadata/{path}", self.mount),
-            Some(token),
+            &format!("metadata/{path}"),
+            &what,
             None,
         )?;
-        ok(t, &what, &reply)?;
         Ok(reply
             .json::<MetadataReply>(t.url(), &what)?
             .data
@@ -254,13 +272,15 @@ impl Kv {
         path: &str,
     ) -> Result<(), RemoteError> {
         let what = self.what(path);
-        let reply = t.send(
+        self.call(
+            t,
+            token,
             Method::Delete,
-            &format!("{}/metadata/{path}", self.mount),
-            Some(token),
+            &format!("metadata/{path}"),
+            &what,
             None,
-        )?;
-        ok(t, &what, &reply)
+        )
+        .map(drop)
     }
 }
 

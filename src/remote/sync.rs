@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::change::Change;
 use super::client::{Fetched, Remote};
 use super::error::RemoteError;
 use super::kv::Patch;
-use super::mapping::{EnvData, VarMeta};
+use super::mapping::EnvData;
 use crate::secret::SecretValue;
 use crate::store::sqlite::SqliteVault;
 use crate::store::team::{CacheKey, Link};
-use crate::store::{StoreError, ValueSource, now};
+use crate::store::{StoreError, now};
 
 /// What to do with cached values when the server cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,86 +182,6 @@ pub fn is_stale(link: &Link, policy: &Policy) -> bool {
     old || link.error.is_some()
 }
 
-/// A change to a shared environment.
-#[derive(Debug)]
-pub enum Change {
-    Set {
-        vars: Vec<(String, SecretValue)>,
-        source: ValueSource,
-    },
-    Declare(Vec<String>),
-    Remove(Vec<String>),
-}
-
-impl Change {
-    fn names(&self) -> Vec<&str> {
-        match self {
-            Self::Set { vars, .. } => vars.iter().map(|(n, _)| n.as_str()).collect(),
-            Self::Declare(n) | Self::Remove(n) => n.iter().map(String::as_str).collect(),
-        }
-    }
-
-    /// The contents after this change, and the merge patch that makes it.
-    fn apply(&self, base: &EnvData) -> Result<(EnvData, serde_json::Value), StoreError> {
-        let t = now();
-        let mut next = EnvData {
-            values: base
-                .values
-                .iter()
-                .map(|(n, v)| (n.clone(), v.duplicate()))
-                .collect(),
-            meta: base.meta.clone(),
-            skipped: Vec::new(),
-        };
-        next.meta.v = 1;
-        let mut declared = serde_json::Map::new();
-        let mut vars = serde_json::Map::new();
-        match self {
-            Self::Set { vars: set, source } => {
-                for (name, value) in set {
-                    next.values.retain(|(n, _)| n != name);
-                    next.values.push((name.clone(), value.duplicate()));
-                    next.meta.declared.remove(name);
-                    let m = VarMeta {
-                        updated: t,
-                        source: Some(*source),
-                    };
-                    vars.insert(name.clone(), serde_json::to_value(&m).unwrap_or_default());
-                    next.meta.vars.insert(name.clone(), m);
-                    declared.insert(name.clone(), serde_json::Value::Null);
-                }
-            }
-            Self::Declare(names) => {
-                for name in names {
-                    if base.value(name).is_none() && !base.meta.declared.contains_key(name) {
-                        next.meta.declared.insert(name.clone(), t);
-                        declared.insert(name.clone(), t.into());
-                    }
-                }
-            }
-            Self::Remove(names) => {
-                for name in names {
-                    let known = base.value(name).is_some() || base.meta.declared.contains_key(name);
-                    if !known {
-                        return Err(StoreError::NoVariable {
-                            env: String::new(),
-                            name: name.clone(),
-                        });
-                    }
-                    next.values.retain(|(n, _)| n != name);
-                    next.meta.declared.remove(name);
-                    next.meta.vars.remove(name);
-                    vars.insert(name.clone(), serde_json::Value::Null);
-                    declared.insert(name.clone(), serde_json::Value::Null);
-                }
-            }
-        }
-        next.values.sort_by(|a, b| a.0.cmp(&b.0));
-        let patch = serde_json::json!({"v": 1, "declared": declared, "vars": vars});
-        Ok((next, patch))
-    }
-}
-
 /// How many times a write re-reads and retries after losing a check-and-set race.
 const CAS_ATTEMPTS: usize = 8;
 
@@ -332,6 +253,12 @@ pub fn write(
             }
             Err(RemoteError::CasMismatch { .. }) => {
                 let (latest, v) = fetch_latest(vault, remote, link, policy).map_err(fail)?;
+                // A write retried after its answer was lost (a node failed over mid-call)
+                // finds itself already there: that is success, not a conflict.
+                if change.is_in(&latest) {
+                    tracing::info!(%env, version = v, "the change is already on the server");
+                    return Ok(touched.iter().map(|s| (*s).to_owned()).collect());
+                }
                 if let Some(name) = touched.iter().find(|n| changed(&base, &latest, n)) {
                     return Err(StoreError::Remote(format!(
                         "{name} in {env} was changed on the server by someone else since this machine last synced (now version {v}): nothing was written; the cache now holds their value: check it (`openv var list -e {env}`) and set {name} again"
@@ -393,6 +320,7 @@ fn changed(base: &EnvData, latest: &EnvData, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ValueSource;
 
     fn data(pairs: &[(&str, &str)]) -> EnvData {
         EnvData {
@@ -427,6 +355,20 @@ mod tests {
         assert!(!changed(&base, &latest, "A"));
         assert!(changed(&base, &latest, "B"));
         assert!(changed(&base, &data(&[]), "A"));
+    }
+
+    #[test]
+    fn a_change_already_on_the_server_is_recognised() {
+        let set = |v: &str| Change::Set {
+            vars: vec![("A".into(), SecretValue::new(v.into()))],
+            source: ValueSource::User,
+        };
+        let latest = data(&[("A", "1")]);
+        assert!(set("1").is_in(&latest));
+        assert!(!set("2").is_in(&latest));
+        assert!(Change::Declare(vec!["A".into()]).is_in(&latest));
+        assert!(!Change::Remove(vec!["A".into()]).is_in(&latest));
+        assert!(Change::Remove(vec!["B".into()]).is_in(&latest));
     }
 
     #[test]

@@ -57,8 +57,23 @@ pub struct Bao {
 }
 
 /// A real node's config: Raft storage in `dir/data`, auto-unseal from a static key
-/// file, a file audit device at `dir/audit.log`, `join` = API addresses of the others.
-pub fn node_config(dir: &Path, node: &str, port: u16, key: &Path, join: &[u16]) -> String {
+/// file, a file audit device at `dir/audit.log`, `join` = API ports of the others.
+/// `api_addr` and `cluster_addr` are this node's own loopback addresses: standbys
+/// forward requests to the active node over the cluster port (OpenBao's default) and
+/// redirect (307) to the active node's `api_addr` when forwarding fails.
+/// `performance_multiplier = 1` is Raft's tightest timing (the production
+/// recommendation), so an election after a leader stops takes about a second.
+/// `audit` is the audit device's file: every node of a cluster must declare the same
+/// device with the same options, or a standby refuses to become active ("modifications
+/// to audit devices are not allowed").
+pub fn node_config(
+    dir: &Path,
+    node: &str,
+    port: u16,
+    key: &Path,
+    join: &[u16],
+    audit: &Path,
+) -> String {
     let joins: String = join
         .iter()
         .map(|p| format!("  retry_join {{\n    leader_api_addr = \"http://127.0.0.1:{p}\"\n  }}\n"))
@@ -67,6 +82,7 @@ pub fn node_config(dir: &Path, node: &str, port: u16, key: &Path, join: &[u16]) 
         r#"storage "raft" {{
   path = "{data}"
   node_id = "{node}"
+  performance_multiplier = 1
 {joins}}}
 listener "tcp" {{
   address = "127.0.0.1:{port}"
@@ -89,7 +105,7 @@ disable_mlock = true
         data = dir.join("data").display(),
         cport = port + 1,
         key = key.display(),
-        audit = dir.join("audit.log").display(),
+        audit = audit.display(),
     )
 }
 
@@ -122,7 +138,12 @@ impl Bao {
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let port = free_port_pair();
         let config = dir.path().join("config.hcl");
-        std::fs::write(&config, node_config(dir.path(), "n1", port, &key, &[])).unwrap();
+        let audit = dir.path().join("audit.log");
+        std::fs::write(
+            &config,
+            node_config(dir.path(), "n1", port, &key, &[], &audit),
+        )
+        .unwrap();
         let mut b = Self {
             bin,
             dir,
@@ -137,6 +158,42 @@ impl Bao {
         b.init();
         b.wait_ready(Duration::from_secs(60));
         Some(b)
+    }
+
+    /// A stopped node of a Raft cluster: its config joins the nodes at `join`; it
+    /// shares the cluster's static seal `key`.
+    fn raft_member(
+        bin: &Path,
+        name: &str,
+        port: u16,
+        key: &[u8],
+        join: &[u16],
+        audit: &Path,
+    ) -> Self {
+        let dir = tempfile::Builder::new().prefix("baoc").tempdir().unwrap();
+        let key_file = dir.path().join("unseal.key");
+        std::fs::write(&key_file, key).unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let config = dir.path().join("config.hcl");
+        std::fs::write(
+            &config,
+            node_config(dir.path(), name, port, &key_file, join, audit),
+        )
+        .unwrap();
+        Self {
+            bin: bin.to_owned(),
+            dir,
+            port,
+            tls: false,
+            config: Some(config),
+            root: String::new(),
+            child: None,
+            mounts: AtomicU32::new(0),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// `operator init` (auto-unsealed by the static seal); keeps the root token.
@@ -365,6 +422,131 @@ impl Drop for Bao {
     fn drop(&mut self) {
         self.resume();
         self.stop();
+    }
+}
+
+/// What a node says of the cluster's active node (`sys/leader`, unauthenticated).
+pub fn leader_of(url: &str) -> Option<(bool, String)> {
+    let mut r = ureq::get(&format!("{url}/v1/sys/leader"))
+        .config()
+        .timeout_global(Some(Duration::from_secs(3)))
+        .build()
+        .call()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_reader(r.body_mut().as_reader()).ok()?;
+    Some((
+        v["is_self"].as_bool().unwrap_or(false),
+        v["leader_address"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// A 3-node Raft cluster on loopback: real config files, `seal "static"` (one key for
+/// all), `retry_join` to each other, every node a voter before it is handed out.
+pub struct Cluster {
+    pub nodes: Vec<Bao>,
+    pub root: String,
+    /// The audit log all nodes declare (only the active node writes to it); dropped
+    /// after the nodes.
+    shared: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn start() -> Option<Self> {
+        let bin = bao_bin()?;
+        let key = rand_bytes();
+        let ports: Vec<u16> = (0..3).map(|_| free_port_pair()).collect();
+        let shared = tempfile::Builder::new().prefix("baoa").tempdir().unwrap();
+        let audit = shared.path().join("audit.log");
+        let mut nodes: Vec<Bao> = (0..3)
+            .map(|i| {
+                let others: Vec<u16> = ports.iter().copied().filter(|p| *p != ports[i]).collect();
+                Bao::raft_member(&bin, &format!("n{i}"), ports[i], &key, &others, &audit)
+            })
+            .collect();
+        nodes[0].spawn();
+        nodes[0].init();
+        nodes[0].wait_ready(Duration::from_secs(60));
+        let root = nodes[0].root.clone();
+        // Joined servers become voters after autopilot's stabilization time (10 s by
+        // default): shorten it so the cluster is whole sooner.
+        nodes[0].ok(&[
+            "operator",
+            "raft",
+            "autopilot",
+            "set-config",
+            "-server-stabilization-time=1s",
+        ]);
+        for n in nodes.iter_mut().skip(1) {
+            n.root = root.clone();
+            n.spawn();
+        }
+        let c = Self {
+            nodes,
+            root,
+            shared,
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let voters = c.nodes[0]
+                .cli(&["operator", "raft", "list-peers", "-format=json"])
+                .ok()
+                .and_then(|o| serde_json::from_str::<serde_json::Value>(&o).ok())
+                .map(|v| {
+                    v["data"]["config"]["servers"]
+                        .as_array()
+                        .map(|s| s.iter().filter(|x| x["voter"] == true).count())
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0);
+            let unsealed = c.nodes.iter().all(|n| {
+                n.cli(&["status", "-format=json"])
+                    .is_ok_and(|o| o.contains("\"sealed\": false"))
+            });
+            if voters == 3 && unsealed {
+                return Some(c);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not form (voters {voters}): {}\n{}",
+                c.nodes[1].server_log(),
+                c.nodes[2].server_log()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// The cluster's audit log (written by whichever node is active).
+    pub fn audit_log(&self) -> String {
+        std::fs::read_to_string(self.shared.path().join("audit.log")).unwrap_or_default()
+    }
+
+    /// Every node's address, comma-joined (`remote add --url`).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(Bao::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The index of the active node, as the running nodes report it.
+    pub fn leader(&self) -> Option<usize> {
+        for n in self.nodes.iter().filter(|n| n.is_running()) {
+            if let Some((_, addr)) = leader_of(&n.url()).filter(|(_, a)| !a.is_empty()) {
+                return self.nodes.iter().position(|m| m.url() == addr);
+            }
+        }
+        None
+    }
+
+    /// Any running node other than `not`.
+    pub fn other(&self, not: usize) -> &Bao {
+        self.nodes
+            .iter()
+            .enumerate()
+            .find(|(i, n)| *i != not && n.is_running())
+            .map(|(_, n)| n)
+            .unwrap()
     }
 }
 
