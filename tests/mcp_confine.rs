@@ -11,6 +11,8 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::mcp::{self, CLIENT_NAME, Mcp, names};
 use rmcp::model::{
@@ -455,7 +457,7 @@ async fn env_files_in_the_project_still_work() {
 /// A client that offers the given roots (as Claude Code and VS Code do), or, with
 /// `None`, does not offer roots at all.
 #[derive(Clone)]
-struct WithRoots(Option<Vec<String>>);
+struct WithRoots(Option<Arc<Mutex<Vec<String>>>>);
 
 impl ClientHandler for WithRoots {
     fn get_info(&self) -> ClientConfig {
@@ -473,8 +475,8 @@ impl ClientHandler for WithRoots {
         Ok(ListRootsResult::new(
             self.0
                 .iter()
-                .flatten()
-                .map(|u| Root::new(u.clone()))
+                .flat_map(|r| r.lock().unwrap().clone())
+                .map(Root::new)
                 .collect(),
         ))
     }
@@ -495,7 +497,10 @@ async fn session_in(
             let _ = running.waiting().await;
         }
     });
-    WithRoots(roots).serve(client_io).await.unwrap()
+    WithRoots(roots.map(|r| Arc::new(Mutex::new(r))))
+        .serve(client_io)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -543,4 +548,44 @@ async fn the_clients_roots_are_the_project_when_openv_mcp_runs_in_no_project() {
     );
     assert_eq!(kind, "outside_project", "{msg}");
     assert!(msg.contains("no project directory"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roots_the_client_changes_are_asked_for_again() {
+    let m = Mcp::start("none").await;
+    m.ok("create_environment", json!({"name": "dev"})).await;
+    let first = m.project.path().canonicalize().unwrap();
+    let second_dir = tempfile::Builder::new().prefix("proj").tempdir().unwrap();
+    let second = second_dir.path().canonicalize().unwrap();
+    let uri = |p: &Path| format!("file://{}", p.display());
+
+    let s = session_in(&m, Path::new("/"), Some(vec![uri(&first)])).await;
+    let peer = s.peer().clone();
+    let check = |p: &Path| json!({"environment": "dev", "path": p.display().to_string()});
+    mcp::ok(mcp::call(&peer, "check_environment", check(&first)).await);
+    let (kind, _) = mcp::err(mcp::call(&peer, "check_environment", check(&second)).await);
+    assert_eq!(kind, "outside_project");
+
+    // The client now works in the second project only.
+    *s.service().0.as_ref().unwrap().lock().unwrap() = vec![uri(&second)];
+    peer.notify_roots_list_changed().await.unwrap();
+    // The notification and the next call may be handled in either order: retry a while.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = mcp::call(&peer, "check_environment", check(&second)).await;
+        if r.is_error == Some(false) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "new roots never used: {}",
+            mcp::text(&r)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (kind, _) = mcp::err(mcp::call(&peer, "check_environment", check(&first)).await);
+    assert_eq!(
+        kind, "outside_project",
+        "the old root is no longer the project"
+    );
 }
