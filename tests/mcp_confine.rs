@@ -333,6 +333,14 @@ async fn row7_project_files_and_paths_outside_the_project_are_refused() {
     }
     let (_, msg) = m.err("check_environment", check("etc")).await;
     assert!(msg.contains("resolves to /etc"), "{msg}");
+    let (_, msg) = m.err("import_env_file", import("keys/.env")).await;
+    assert!(
+        msg.contains(&format!(
+            "/keys/.env (it resolves to {}",
+            ssh.canonicalize().unwrap().join(".env").display()
+        )),
+        "{msg}"
+    );
     let (_, msg) = m.err("import_env_file", import(".env.shared")).await;
     assert!(msg.contains("symlink that leaves the project"), "{msg}");
 
@@ -391,7 +399,7 @@ async fn row7_openv_home_is_refused_even_inside_the_project() {
         let (kind, msg) = mcp::err(mcp::call(&peer, tool, args).await);
         assert_eq!(kind, "outside_project", "{tool}: {msg}");
         assert!(msg.contains("inside openv's own directory"), "{msg}");
-        assert!(msg.contains("the user"), "{msg}");
+        assert!(msg.contains("use a path in the project"), "{msg}");
     }
     let entries: Vec<_> = std::fs::read_dir(&home)
         .unwrap()

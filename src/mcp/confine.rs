@@ -161,10 +161,9 @@ impl Project {
     ) -> Result<(), ToolError> {
         if real.starts_with(&self.home) {
             return Err(refused(format!(
-                "{} is inside openv's own directory (OPENV_HOME {}): no MCP tool touches it; {}",
+                "{} is inside openv's own directory (OPENV_HOME {}), which holds the vault: no MCP tool touches it and nothing belongs there; use a path in the project",
                 shown.display(),
                 self.home.display(),
-                purpose.human_fix(shown)
             )));
         }
         let roots = self.roots();
@@ -198,10 +197,13 @@ impl Project {
     /// imports unless its name is `.env`-like.
     pub fn env_file(&self, p: &str, purpose: Purpose<'_>) -> Result<PathBuf, ToolError> {
         let given = absolute(&self.base(), p)?;
+        // Refusals name the path as the model gave it, and where it leads.
+        let mut shown = lexical(&given);
         let path = if given.is_dir() {
             let dir = given
                 .canonicalize()
                 .map_err(|e| ToolError::invalid(format!("{}: {e}", given.display())))?;
+            shown.push(".env");
             dir.join(".env")
         } else {
             let (Some(dir), Some(name)) = (given.parent(), given.file_name()) else {
@@ -212,7 +214,7 @@ impl Project {
             };
             real(dir).join(name)
         };
-        self.check_inside(&path, &path, purpose)?;
+        self.check_inside(&path, &shown, purpose)?;
         // A final symlink is followed where it leads (`.env -> ~/.ssh/id_ed25519`).
         if let Ok(target) = std::fs::read_link(&path) {
             let dir = path.parent().unwrap_or(&path);
