@@ -57,6 +57,40 @@ fn python_sdk_drives_every_tool_over_stdio() {
     assert!(audit.contains("\"client\":\"python-sdk-client\""));
 }
 
+/// The Python SDK as a client that sends MCP roots, the server started in `/`: the root
+/// is the project; rows 6 and 7 of issue 11 are refused through the real binary.
+#[test]
+fn python_sdk_roots_confine_the_tools_to_the_project() {
+    if !require(python_has_mcp(), "the MCP Python SDK (pip install mcp)") {
+        return;
+    }
+    const CANARY: &str = "py-confine-canary";
+    let o = Openv::new();
+    o.ok(&["env", "create", "dev"]);
+    let project = tempfile::Builder::new().prefix("proj").tempdir().unwrap();
+    let script = format!("export TOKEN={CANARY}\n");
+    std::fs::write(project.path().join("settings.sh"), &script).unwrap();
+    std::fs::write(project.path().join("main.py"), "print(1)\n").unwrap();
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/confine.py"))
+        .arg(BIN)
+        .arg(project.path())
+        .env("OPENV_HOME", &o.home)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains(CANARY), "{stdout}");
+    let read = |n: &str| std::fs::read_to_string(project.path().join(n)).unwrap();
+    assert_eq!(read("settings.sh"), script);
+    assert_eq!(read("main.py"), "print(1)\n");
+    assert!(!project.path().join(".env").exists());
+}
+
 fn run_inspector(o: &Openv, extra: &[&str]) -> (bool, String, String) {
     let out = Command::new(inspector())
         .arg("--cli")

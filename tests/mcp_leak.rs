@@ -127,13 +127,13 @@ fn no_value_leaks_through_any_tool_log_or_audit_record() {
     }
     let import_canary = format!("IMPORTCANARY{:016x}", rng.r#gen::<u64>());
     std::fs::write(
-        project.path().join("plain.env"),
+        project.path().join(".env.plain"),
         format!("IMPORTED=\"{import_canary}\"\n"),
     )
     .unwrap();
     let broken_canary = format!("BROKENCANARY{:016x}", rng.r#gen::<u64>());
     std::fs::write(
-        project.path().join("broken.env"),
+        project.path().join(".env.broken"),
         format!("OK=1\n{broken_canary} has no equals sign\n"),
     )
     .unwrap();
@@ -210,11 +210,11 @@ fn no_value_leaks_through_any_tool_log_or_audit_record() {
         ("remove_local_env_file", json!({"mountPath": "."})),
         (
             "import_env_file",
-            json!({"environment": "leak-e", "path": "plain.env"}),
+            json!({"environment": "leak-e", "path": ".env.plain"}),
         ),
         (
             "import_env_file",
-            json!({"environment": "leak-e", "path": "broken.env"}),
+            json!({"environment": "leak-e", "path": ".env.broken"}),
         ),
         (
             "check_environment",

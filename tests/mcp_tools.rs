@@ -563,12 +563,12 @@ async fn local_env_files_are_created_listed_and_removed() {
     let r = m
         .ok(
             "create_local_env_file",
-            json!({"environment": "dev", "mountPath": "sub/app.env", "mode": "fifo"}),
+            json!({"environment": "dev", "mountPath": "sub/.env.app", "mode": "fifo"}),
         )
         .await;
     assert_eq!(
         r["path"],
-        dir.join("sub/app.env").display().to_string().as_str()
+        dir.join("sub/.env.app").display().to_string().as_str()
     );
 
     let r = m
@@ -577,7 +577,7 @@ async fn local_env_files_are_created_listed_and_removed() {
     assert_eq!(r["removed"], path.as_str());
     m.ok(
         "remove_local_env_file",
-        json!({"mountPath": dir.join("sub/app.env").display().to_string()}),
+        json!({"mountPath": dir.join("sub/.env.app").display().to_string()}),
     )
     .await;
     assert_eq!(
@@ -622,25 +622,25 @@ async fn local_env_files_are_created_listed_and_removed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn import_env_file_returns_names_only_and_can_replace_the_file() {
+async fn import_env_file_returns_names_only_and_replacing_asks_the_user() {
     let m = Mcp::start("none").await;
     let dir = m.project.path();
     std::fs::write(
-        dir.join("plain.env"),
+        dir.join(".env.plain"),
         "IMPORTED_A=import-canary-a\nIMPORTED_B=\"import canary b\"\n",
     )
     .unwrap();
     let r = m
         .ok(
             "import_env_file",
-            json!({"environment": "imported", "path": "plain.env"}),
+            json!({"environment": "imported", "path": ".env.plain"}),
         )
         .await;
     assert_eq!(names(&r["imported"]), ["IMPORTED_A", "IMPORTED_B"]);
     assert!(!r.to_string().contains("import-canary"), "{r}");
     assert!(r["note"].as_str().unwrap().contains("plaintext"));
     assert!(
-        dir.join("plain.env").exists(),
+        dir.join(".env.plain").exists(),
         "left in place without replace_with_mount"
     );
     let list = m
@@ -650,14 +650,14 @@ async fn import_env_file_returns_names_only_and_can_replace_the_file() {
 
     // A parse error names the line, never its text.
     std::fs::write(
-        dir.join("broken.env"),
+        dir.join(".env.broken"),
         "OK=1\nthis line holds import-canary-c and no equals\n",
     )
     .unwrap();
     let (_, msg) = m
         .err(
             "import_env_file",
-            json!({"environment": "imported", "path": "broken.env"}),
+            json!({"environment": "imported", "path": ".env.broken"}),
         )
         .await;
     assert!(
@@ -666,31 +666,30 @@ async fn import_env_file_returns_names_only_and_can_replace_the_file() {
     );
     m.err_kind(
         "import_env_file",
-        json!({"environment": "imported", "path": "missing.env"}),
+        json!({"environment": "imported", "path": ".env.missing"}),
         "invalid_input",
     )
     .await;
     m.err_kind(
         "import_env_file",
-        json!({"environment": "bad env", "path": "plain.env"}),
+        json!({"environment": "bad env", "path": ".env.plain"}),
         "invalid_input",
     )
     .await;
 
-    // replace_with_mount: the plaintext .env goes, a virtual one serves the environment.
+    // replace_with_mount asks the user first (tests/mcp_confine.rs answers it); with
+    // nobody to ask it is refused and the file stays.
     std::fs::write(dir.join(".env"), "REPLACED=replace-canary\n").unwrap();
-    let r = m
-        .ok(
-            "import_env_file",
-            json!({"environment": "replaced", "path": ".", "replace_with_mount": true}),
-        )
-        .await;
-    assert_eq!(names(&r["imported"]), ["REPLACED"]);
-    assert!(!r.to_string().contains("replace-canary"));
-    let files = m.ok("list_local_env_files", json!({})).await;
-    assert_eq!(files["files"][0]["environment"], "replaced");
-    m.ok("remove_local_env_file", json!({"mountPath": "."}))
-        .await;
+    m.err_kind(
+        "import_env_file",
+        json!({"environment": "replaced", "path": ".", "replace_with_mount": true}),
+        "denied",
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".env")).unwrap(),
+        "REPLACED=replace-canary\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

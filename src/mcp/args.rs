@@ -4,8 +4,6 @@
 //! CLI and the agent accept. Parse errors never quote a variable's value: `value` fields
 //! are checked before serde sees them (serde's "invalid type" messages quote the input).
 
-use std::path::{Path, PathBuf};
-
 use rmcp::model::JsonObject;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -61,55 +59,6 @@ pub fn values_are_strings(args: Option<&JsonObject>) -> Result<(), ToolError> {
         }
     }
     Ok(())
-}
-
-/// A path from the model, relative to the directory `openv mcp` runs in (the client
-/// starts it in the project).
-pub fn absolute(cwd: &Path, p: &str) -> Result<PathBuf, ToolError> {
-    if p.is_empty() {
-        return Err(ToolError::invalid("empty path"));
-    }
-    if p.contains('\0') {
-        return Err(ToolError::invalid("path contains a NUL byte"));
-    }
-    let p = Path::new(p);
-    Ok(if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    })
-}
-
-/// The file a mount or import is about: `path` itself, or `.env` in it when it is a
-/// directory. The directory part is canonicalized (the agent keys mounts by real path).
-pub fn env_file(cwd: &Path, p: &str) -> Result<PathBuf, ToolError> {
-    let path = absolute(cwd, p)?;
-    let canon = |d: &Path| {
-        d.canonicalize()
-            .map_err(|e| ToolError::invalid(format!("{}: {e}", d.display())))
-    };
-    if path.is_dir() {
-        return Ok(canon(&path)?.join(".env"));
-    }
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(ToolError::invalid(format!(
-            "{} is not a file path",
-            path.display()
-        )));
-    };
-    if name == ".." {
-        return Err(ToolError::invalid(format!(
-            "{} is not a file path",
-            path.display()
-        )));
-    }
-    if !dir.is_dir() {
-        return Err(ToolError::invalid(format!(
-            "directory {} does not exist",
-            dir.display()
-        )));
-    }
-    Ok(canon(dir)?.join(name))
 }
 
 /// The environment and names a call is about, read before the arguments are parsed so
@@ -180,17 +129,5 @@ mod tests {
         );
         let a = obj(json!({"name": "x y", "variables": [{"name": "B"}]}));
         assert_eq!(audit_target(Some(&a)), (None, vec!["B".into()]));
-    }
-
-    #[test]
-    fn env_file_of_a_directory_is_dotenv_in_it() {
-        let t = tempfile::tempdir().expect("tempdir");
-        let real = t.path().canonicalize().expect("canon");
-        assert_eq!(env_file(t.path(), ".").expect("dir"), real.join(".env"));
-        assert_eq!(
-            env_file(t.path(), "app.env").expect("file"),
-            real.join("app.env")
-        );
-        assert!(env_file(t.path(), "missing/x.env").is_err());
     }
 }

@@ -8,7 +8,8 @@
 //! | `server.rs` | the rmcp `ServerHandler`: instructions, tools/list, the call pipeline |
 //! | `tools/` | one module per subject; definitions and dispatch in `tools/mod.rs` |
 //! | `agent.rs` | the session's connection(s) to the agent |
-//! | `args.rs` | argument parsing and name/path checks |
+//! | `args.rs` | argument parsing and name checks |
+//! | `confine.rs` | the project root: which paths tools may touch |
 //! | `check_env.rs` | what a project expects (`check_environment`) |
 //! | `metrics.rs`, `ratelimit.rs` | `get_metrics`; calls per minute per client |
 //! | `error.rs`, `log.rs` | tool errors with correlation ids; stderr logging |
@@ -17,6 +18,7 @@ mod agent;
 pub mod args;
 mod audit;
 pub mod check_env;
+pub mod confine;
 pub mod error;
 pub mod log;
 pub mod metrics;

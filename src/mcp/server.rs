@@ -3,19 +3,20 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::json;
 
 use super::agent::AgentLink;
 use super::args;
 use super::audit::AuditQueue;
+use super::confine::Project;
 use super::error::ToolError;
 use super::metrics::Metrics;
 use super::ratelimit::RateLimiter;
@@ -31,7 +32,8 @@ use crate::paths::Home;
 pub struct Options {
     /// Calls per minute per client; 0 = no limit.
     pub rate_limit_per_minute: u32,
-    /// Where relative paths in arguments start.
+    /// Where relative paths in arguments start, and the project the tools are confined
+    /// to (with the client's roots).
     pub cwd: PathBuf,
 }
 
@@ -50,7 +52,7 @@ struct Inner {
     audit: AuditQueue,
     metrics: Metrics,
     limiter: RateLimiter,
-    cwd: PathBuf,
+    project: Project,
     tools: OnceLock<Vec<Tool>>,
 }
 
@@ -63,6 +65,7 @@ pub struct OpenvMcp {
 impl OpenvMcp {
     /// Does not contact the agent: it is started (if need be) by the first tool call.
     pub fn new(home: Home, opts: Options) -> Self {
+        let project = Project::new(opts.cwd, home.root());
         let agent = Arc::new(AgentLink::new(home));
         Self {
             inner: Arc::new(Inner {
@@ -70,7 +73,7 @@ impl OpenvMcp {
                 agent,
                 metrics: Metrics::new(),
                 limiter: RateLimiter::new(opts.rate_limit_per_minute),
-                cwd: opts.cwd,
+                project,
                 tools: OnceLock::new(),
             }),
         }
@@ -116,7 +119,7 @@ impl OpenvMcp {
                     metrics: &inner.metrics,
                     limiter: &inner.limiter,
                     client,
-                    cwd: &inner.cwd,
+                    project: &inner.project,
                 };
                 tools::call(&ctx, name, args).await
             }
@@ -178,6 +181,42 @@ impl OpenvMcp {
     }
 }
 
+/// How long a client may take to list its roots before the call goes on without them.
+const ROOTS_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl OpenvMcp {
+    /// Asks a client that offers roots for them, once (again after it says they
+    /// changed). A client that fails to answer leaves the project as the working directory.
+    // Roots are deprecated in the spec's next revision (SEP-2577); clients send them today.
+    #[allow(deprecated)]
+    async fn ask_client_roots(&self, context: &RequestContext<RoleServer>) {
+        let project = &self.inner.project;
+        if !project.wants_client_roots() {
+            return;
+        }
+        let offers = context
+            .peer
+            .peer_info()
+            .is_some_and(|i| i.capabilities.roots.is_some());
+        if !offers {
+            project.set_client_roots([]);
+            return;
+        }
+        let asked = tokio::time::timeout(ROOTS_TIMEOUT, context.peer.list_roots()).await;
+        match asked {
+            Ok(Ok(list)) => project.set_client_roots(list.roots.iter().map(|r| r.uri.as_str())),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the client did not list its roots");
+                project.set_client_roots([]);
+            }
+            Err(_) => {
+                tracing::warn!("the client did not list its roots in time");
+                project.set_client_roots([]);
+            }
+        }
+    }
+}
+
 fn failure(e: &ToolError, cid: &str) -> CallToolResult {
     let mut r = CallToolResult::error(vec![ContentBlock::text(format!(
         "error: {e} (correlation id {cid})"
@@ -211,6 +250,10 @@ impl ServerHandler for OpenvMcp {
         Ok(ListToolsResult::with_all_items(self.tools().to_vec()))
     }
 
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        self.inner.project.forget_client_roots();
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools().iter().find(|t| t.name == name).cloned()
     }
@@ -221,6 +264,9 @@ impl ServerHandler for OpenvMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let client = context.client_info().map(|i| i.name);
+        if tools::takes_paths(&request.name) {
+            self.ask_client_roots(&context).await;
+        }
         Ok(self
             .call(&request.name, request.arguments, client.as_deref())
             .await

@@ -129,9 +129,10 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
     )))
 }
 
-/// A FUSE file mount needs a file underneath; once unmounted, an empty one is ours.
+/// Removes the not-serving placeholder a mount that is not served any more left behind.
+/// Only the placeholder: an empty file there now is the user's, put back by the unmount.
 pub fn remove_placeholder(path: &Path) {
-    if inspect(path) == Existing::EmptyFile {
+    if openv_mount::is_placeholder(path) {
         let _ = std::fs::remove_file(path);
     }
 }

@@ -96,9 +96,9 @@ async def main(binary, project):
             if files["files"][0]["environment"] != "py-app":
                 fail(f"list_local_env_files: {files}")
             await ok("remove_local_env_file", {"mountPath": "."})
-            with open(os.path.join(project, "legacy.env"), "w") as f:
+            with open(os.path.join(project, ".env.legacy"), "w") as f:
                 f.write("LEGACY_KEY=py-legacy-value\n")
-            imp = await ok("import_env_file", {"environment": "py-app", "path": "legacy.env"})
+            imp = await ok("import_env_file", {"environment": "py-app", "path": ".env.legacy"})
             if imp["imported"] != ["LEGACY_KEY"] or "py-legacy-value" in json.dumps(imp):
                 fail(f"import_env_file: {imp}")
             with open(os.path.join(project, ".env.example"), "w") as f:

@@ -1,8 +1,6 @@
 //! What every tool shares: the session it sees, the shape of a successful call, and the
 //! few checks and errors common to them.
 
-use std::path::Path;
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -10,6 +8,7 @@ use serde_json::Value;
 use crate::ipc::protocol::{Request, Response, StatusInfo};
 use crate::mcp::agent::AgentLink;
 use crate::mcp::audit::AuditQueue;
+use crate::mcp::confine::Project;
 use crate::mcp::error::{ToolError, locked};
 use crate::mcp::metrics::Metrics;
 use crate::mcp::ratelimit::RateLimiter;
@@ -23,8 +22,8 @@ pub struct Ctx<'a> {
     pub limiter: &'a RateLimiter,
     /// `clientInfo.name` from the MCP `initialize` request.
     pub client: Option<&'a str>,
-    /// Where relative paths start: the directory `openv mcp` was started in.
-    pub cwd: &'a Path,
+    /// The project every path must lie in; relative paths start there.
+    pub project: &'a Project,
 }
 
 /// A successful call: the answer (JSON text), and what the audit log should say about it.

@@ -5,10 +5,14 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ctx::{Ctx, Done, NoArgs, unexpected};
+use std::path::Path;
+
+use super::ctx::{Ctx, Done, NoArgs, require_unlocked, unexpected};
 use crate::ipc::protocol::{Request, Response};
 use crate::mcp::args;
+use crate::mcp::confine::Purpose;
 use crate::mcp::error::ToolError;
+use crate::mount_table::prepare::{self, Existing};
 use crate::names::ENV_NAME_PATTERN;
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
@@ -39,7 +43,8 @@ pub struct MountArgs {
     /// Environment to serve.
     #[schemars(pattern(ENV_NAME_PATTERN))]
     pub environment: String,
-    /// A directory (the file is DIR/.env) or a file path; relative to the project.
+    /// A directory (the file is DIR/.env) or a .env / .env.NAME file, in the project;
+    /// relative to it.
     #[serde(rename = "mountPath", alias = "mount_path")]
     #[schemars(length(min = 1, max = 4096))]
     pub mount_path: String,
@@ -63,17 +68,43 @@ pub struct ImportArgs {
     /// Environment to import into (created if missing).
     #[schemars(pattern(ENV_NAME_PATTERN))]
     pub environment: String,
-    /// The plaintext .env file, or a directory holding one; relative to the project.
+    /// The plaintext .env / .env.NAME file, or a directory holding a .env, in the
+    /// project; relative to it.
     #[schemars(length(min = 1, max = 4096))]
     pub path: String,
-    /// Then remove the plaintext file and serve the environment in its place.
+    /// Then remove the plaintext file and serve the environment in its place (the user
+    /// is asked to approve first).
     #[serde(default)]
     pub replace_with_mount: bool,
 }
 
 pub async fn mount(ctx: &Ctx<'_>, a: MountArgs) -> Result<Done, ToolError> {
     args::env(&a.environment)?;
-    let path = args::env_file(ctx.cwd, &a.mount_path)?;
+    let path = ctx.project.env_file(
+        &a.mount_path,
+        Purpose::Mount {
+            env: &a.environment,
+        },
+    )?;
+    // Serving over a file that is there (even an empty one) hides it: the user decides.
+    let asked = match prepare::inspect(&path) {
+        Existing::EmptyFile | Existing::Fifo if !is_mounted(ctx, &path).await? => {
+            // Fails with "no environment named ..." before anyone is asked.
+            ctx.agent
+                .call(&Request::VarList {
+                    env: a.environment.clone(),
+                })
+                .await?;
+            let action = format!(
+                "serve environment \"{}\" as a virtual .env at {}, in place of the file there now (it is put back when the mount is removed)",
+                a.environment,
+                path.display()
+            );
+            confirm(ctx, action, &a.environment).await?;
+            true
+        }
+        _ => false,
+    };
     let Response::Mounted {
         path, mode, notes, ..
     } = ctx
@@ -88,7 +119,10 @@ pub async fn mount(ctx: &Ctx<'_>, a: MountArgs) -> Result<Done, ToolError> {
     else {
         return Err(unexpected());
     };
-    let detail = format!("mounted at {path} ({mode})");
+    let mut detail = format!("mounted at {path} ({mode})");
+    if asked {
+        detail.push_str(", over the existing file, approved by the user");
+    }
     Ok(Done::new(json!({
         "environment": a.environment,
         "path": path,
@@ -97,6 +131,27 @@ pub async fn mount(ctx: &Ctx<'_>, a: MountArgs) -> Result<Done, ToolError> {
     }))
     .env(a.environment)
     .detail(detail))
+}
+
+/// Whether `path` is already one of the agent's mounts (then the agent says so; nobody
+/// needs to be asked).
+async fn is_mounted(ctx: &Ctx<'_>, path: &Path) -> Result<bool, ToolError> {
+    let Response::Mounts { mounts } = ctx.agent.call(&Request::Mounts).await? else {
+        return Err(unexpected());
+    };
+    Ok(mounts.iter().any(|m| Path::new(&m.path) == path))
+}
+
+/// A pending confirmation the user answers (`openv approve ID`, or the dialog).
+async fn confirm(ctx: &Ctx<'_>, action: String, env: &str) -> Result<(), ToolError> {
+    ctx.agent
+        .call(&Request::Confirm {
+            action,
+            env: Some(env.to_owned()),
+            client: ctx.client.map(str::to_owned),
+        })
+        .await?;
+    Ok(())
 }
 
 pub async fn list(ctx: &Ctx<'_>, _: NoArgs) -> Result<Done, ToolError> {
@@ -120,7 +175,7 @@ pub async fn list(ctx: &Ctx<'_>, _: NoArgs) -> Result<Done, ToolError> {
 }
 
 pub async fn unmount(ctx: &Ctx<'_>, a: UnmountArgs) -> Result<Done, ToolError> {
-    let path = args::env_file(ctx.cwd, &a.mount_path)?;
+    let path = ctx.project.env_file(&a.mount_path, Purpose::Unmount)?;
     ctx.agent
         .call(&Request::Unmount { path: path.clone() })
         .await?;
@@ -130,7 +185,13 @@ pub async fn unmount(ctx: &Ctx<'_>, a: UnmountArgs) -> Result<Done, ToolError> {
 
 pub async fn import(ctx: &Ctx<'_>, a: ImportArgs) -> Result<Done, ToolError> {
     args::env(&a.environment)?;
-    let path = args::env_file(ctx.cwd, &a.path)?;
+    let path = ctx.project.env_file(
+        &a.path,
+        Purpose::Import {
+            env: &a.environment,
+            replace: a.replace_with_mount,
+        },
+    )?;
     if !path.is_file() {
         return Err(ToolError::invalid(format!(
             "{} is not a file: give the plaintext .env file or its directory",
@@ -138,6 +199,13 @@ pub async fn import(ctx: &Ctx<'_>, a: ImportArgs) -> Result<Done, ToolError> {
         )));
     }
     if a.replace_with_mount {
+        require_unlocked(ctx).await?;
+        let action = format!(
+            "import {} into environment \"{}\", delete that plaintext file and serve the environment there as a virtual .env",
+            path.display(),
+            a.environment
+        );
+        confirm(ctx, action, &a.environment).await?;
         let Response::Mounted {
             path,
             mode,
@@ -155,7 +223,7 @@ pub async fn import(ctx: &Ctx<'_>, a: ImportArgs) -> Result<Done, ToolError> {
         else {
             return Err(unexpected());
         };
-        let detail = format!("imported and mounted at {path} ({mode})");
+        let detail = format!("imported and mounted at {path} ({mode}), approved by the user");
         return Ok(Done::new(json!({
             "environment": a.environment,
             "imported": imported,

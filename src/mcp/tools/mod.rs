@@ -178,6 +178,14 @@ pub static TOOLS: &[Spec] = &[
     ),
 ];
 
+/// Tools whose arguments name files: they need the project's roots.
+pub fn takes_paths(name: &str) -> bool {
+    matches!(
+        name,
+        "create_local_env_file" | "remove_local_env_file" | "import_env_file" | "check_environment"
+    )
+}
+
 pub fn find(name: &str) -> Option<&'static Spec> {
     TOOLS.iter().find(|t| t.name == name)
 }

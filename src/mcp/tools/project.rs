@@ -1,7 +1,5 @@
 //! check_environment: the environment's names against what the project expects.
 
-use std::path::PathBuf;
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +17,7 @@ pub struct CheckArgs {
     /// Environment name.
     #[schemars(pattern(ENV_NAME_PATTERN))]
     pub environment: String,
-    /// The project directory to scan (default: the directory openv mcp runs in).
+    /// The directory to scan, in the project (default: the project's directory).
     #[serde(default)]
     #[schemars(with = "String", length(min = 1, max = 4096))]
     pub path: Option<String>,
@@ -27,16 +25,8 @@ pub struct CheckArgs {
 
 pub async fn check(ctx: &Ctx<'_>, a: CheckArgs) -> Result<Done, ToolError> {
     args::env(&a.environment)?;
-    let root: PathBuf = match &a.path {
-        Some(p) => args::absolute(ctx.cwd, p)?,
-        None => ctx.cwd.to_path_buf(),
-    };
-    if !root.is_dir() {
-        return Err(ToolError::invalid(format!(
-            "{} is not a directory: give the project directory",
-            root.display()
-        )));
-    }
+    // Resolved, so the scan starts where the checks looked.
+    let root = ctx.project.scan_dir(a.path.as_deref())?;
     let Response::Variables { variables, .. } = ctx
         .agent
         .call(&Request::VarList {
