@@ -46,6 +46,15 @@ pub fn is_shell_identifier(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// `.env`, or `.env.` followed by something (`.env.local`, `.env.production`): the files
+/// a mount may replace by importing them, and the MCP file tools may name.
+pub fn is_env_name(name: &str) -> bool {
+    name == ".env"
+        || name
+            .strip_prefix(".env.")
+            .is_some_and(|rest| !rest.is_empty())
+}
+
 pub fn check_var_name(name: &str) -> Result<(), NameError> {
     if name.len() <= 128 && is_shell_identifier(name) {
         Ok(())

@@ -547,3 +547,31 @@ fn editor_copies_are_git_ignored_and_git_is_denied_until_the_builtin_rule_is_lif
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn import_takes_only_a_dotenv_file_so_no_script_is_removed() {
+    // An AI agent's shell asking the socket to "import" a script would have it shredded.
+    let p = Project::new();
+    let script = p.dir.join("settings.sh");
+    let body = format!("export API_KEY='{SECRET}'\n");
+    std::fs::write(&script, &body).unwrap();
+    let err = p.o.err(&[
+        "mount",
+        p.dir.to_str().unwrap(),
+        "-e",
+        "dev",
+        "--file",
+        "settings.sh",
+        "--import",
+    ]);
+    assert!(
+        err.contains(".env or .env.NAME") && err.contains("openv import"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET));
+    assert_eq!(
+        std::fs::read_to_string(&script).unwrap(),
+        body,
+        "file intact"
+    );
+}

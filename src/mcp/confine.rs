@@ -56,13 +56,7 @@ impl Purpose<'_> {
     }
 }
 
-/// `.env`, or `.env.` followed by something (`.env.local`, `.env.production`).
-pub fn is_env_name(name: &str) -> bool {
-    name == ".env"
-        || name
-            .strip_prefix(".env.")
-            .is_some_and(|rest| !rest.is_empty())
-}
+pub use crate::names::is_env_name;
 
 #[derive(Debug)]
 pub struct Project {

@@ -82,6 +82,15 @@ pub fn mount(
         notes.push(note);
     }
     if existing == Existing::Plaintext {
+        // Importing removes the file: only a .env file, never a script or a source file
+        // that happens to parse (whoever asks: the socket is open to every process).
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if !name.as_deref().is_some_and(crate::names::is_env_name) {
+            return Err(invalid_path(
+                &path,
+                "--import takes a .env or .env.NAME file, and removes it; read another file with `openv import -e ENV FILE`, which leaves it in place",
+            ));
+        }
         let warnings;
         (imported, warnings) = super::variables::import_file(st, &env, &path, source)?;
         notes.extend(warnings);
