@@ -15,7 +15,8 @@ pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
     let vault = st.vault()?;
     let mut variables = vault.list_vars(&env)?;
     // Unlocked: say which dialects cannot read each value (names only leave the agent).
-    if let Ok(values) = vault.read_values(&env) {
+    let values = vault.read_values(&env);
+    if let Ok(values) = &values {
         for v in &mut variables {
             if let Some((_, value)) = values.iter().find(|(n, _)| *n == v.name) {
                 v.unreadable_by = crate::render::report::unreadable_names(value.expose());
@@ -25,6 +26,7 @@ pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
     Ok(Response::Variables {
         variables,
         environment: env,
+        readers_checked: values.is_ok(),
     })
 }
 
