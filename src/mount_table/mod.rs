@@ -36,6 +36,10 @@ pub struct MountInfo {
     pub state: String,
     pub served: u64,
     pub denied: u64,
+    /// Kernel requests the mount answered (FUSE; RELEASE not counted; 0 for a FIFO):
+    /// with `served`, the round trips a read costs.
+    #[serde(default)]
+    pub requests: u64,
     /// Why the last open the mount refused by itself (or a FIFO reader told it is not
     /// served) was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,6 +226,7 @@ impl Mounts {
                     },
                     served: stats.served,
                     denied: stats.denied,
+                    requests: stats.fuse_requests,
                     last_refused: stats.last_refusal.map(|r| r.as_str().to_owned()),
                 }
             })
@@ -233,6 +238,7 @@ impl Mounts {
             state: format!("not serving: {why}"),
             served: 0,
             denied: 0,
+            requests: 0,
             last_refused: None,
         }));
         out.sort_by(|a, b| a.path.cmp(&b.path));
