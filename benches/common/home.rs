@@ -34,7 +34,12 @@ impl Home {
         c.args(args)
             .env("OPENV_HOME", &self.home)
             .env("OPENV_PROMPT", "none")
-            .env_remove("OPENV_ENV");
+            .env_remove("OPENV_ENV")
+            .env_remove("OPENV_KEYFILE");
+        // The bench is the human: its key file proves it for commands that widen access.
+        if self.key.exists() {
+            c.env("OPENV_KEYFILE", &self.key);
+        }
         c
     }
 
