@@ -72,6 +72,85 @@ fn unrepresentable_value_is_refused_without_echoing_it() {
 }
 
 #[test]
+fn check_names_the_readers_that_cannot_read_a_value_and_sets_the_exit_status() {
+    let o = Openv::new();
+    o.ok(&["env", "create", "dev"]);
+    o.set("dev", "PLAIN", &format!("{CANARY} plain"));
+    o.ok(&["var", "add", "-e", "dev", "PLACEHOLDER"]);
+    let out = o.ok(&["check", "-e", "dev"]);
+    assert_eq!(
+        out.trim(),
+        "every value of dev (1 set) is readable by every reader",
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&o.ok(&["check", "-e", "dev", "--json"])).unwrap();
+    assert_eq!(json["unreadable_by"], serde_json::json!({}), "{json}");
+    assert_eq!(
+        (json["variables"].as_u64(), json["set"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    // A multi-line value with `$`: direnv cannot read it; CR: node cannot.
+    o.set("dev", "MULTI", &format!("{CANARY}\\n$HOME\nsecond line"));
+    o.set("dev", "WITH_CR", &format!("{CANARY}\rx"));
+    let out = o.run(&["check", "-e", "dev"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_owned())
+    };
+    assert!(
+        row("MULTI").is_some_and(|d| d.split(',').any(|d| d == "direnv")),
+        "{stdout}"
+    );
+    assert!(
+        row("WITH_CR").is_some_and(|d| d.split(',').any(|d| d == "node")),
+        "{stdout}"
+    );
+    assert_eq!(row("PLAIN"), None, "readable by all: not listed: {stdout}");
+    assert!(
+        stdout.contains("direnv: direnv"),
+        "what a dialect stands for: {stdout}"
+    );
+    assert!(
+        stderr.starts_with("error: 2 of 3 value(s) of dev cannot"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let json = o.run(&["check", "-e", "dev", "--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let multi: Vec<&str> = v["unreadable_by"]["MULTI"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(multi.contains(&"direnv"), "{v}");
+    assert_eq!(v["unreadable_by"].as_object().unwrap().len(), 2, "{v}");
+    for text in [
+        &stdout,
+        &stderr,
+        &String::from_utf8_lossy(&json.stdout).into_owned(),
+    ] {
+        assert!(!text.contains(CANARY), "value in output: {text}");
+    }
+
+    // Locked: it cannot know, so it says so instead of reporting every value readable.
+    o.ok(&["lock"]);
+    let err = o.err(&["check", "-e", "dev"]);
+    assert!(err.contains("openv unlock"), "{err}");
+    let err = o.err(&["check", "-e", "nope"]);
+    assert!(err.contains("nope"), "{err}");
+    assert!(!o.log().contains(CANARY));
+}
+
+#[test]
 fn var_lifecycle_and_listing() {
     let o = Openv::new();
     o.ok(&["env", "create", "dev"]);

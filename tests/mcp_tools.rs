@@ -757,6 +757,57 @@ async fn check_environment_finds_missing_unset_and_unused_names() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn check_environment_names_the_readers_that_cannot_read_a_value() {
+    const CANARY: &str = "CANARY-77ad01-VALUE";
+    let m = Mcp::start("none").await;
+    m.ok("create_environment", json!({"name": "dev"})).await;
+    m.ok(
+        "append_variables",
+        json!({"environment": "dev", "variables": [
+            {"name": "PLAIN", "value": format!("{CANARY} plain")},
+            {"name": "MULTI", "value": format!("{CANARY}\\n$HOME\nsecond line")},
+            {"name": "WITH_CR", "value": format!("{CANARY}\rx")},
+        ]}),
+    )
+    .await;
+    let r = m
+        .ok(
+            "check_environment",
+            json!({"environment": "dev", "path": "."}),
+        )
+        .await;
+    assert_eq!(r["readers_checked"], true, "{r}");
+    let unreadable = r["unreadable_by"].as_object().unwrap();
+    assert_eq!(
+        unreadable.keys().collect::<Vec<_>>(),
+        ["MULTI", "WITH_CR"],
+        "{r}"
+    );
+    assert!(
+        names(&r["unreadable_by"]["MULTI"]).contains(&"direnv".to_owned()),
+        "{r}"
+    );
+    assert!(
+        names(&r["unreadable_by"]["WITH_CR"]).contains(&"node".to_owned()),
+        "{r}"
+    );
+    assert!(!r.to_string().contains(CANARY), "value in the answer: {r}");
+
+    // Locked: the answer says it could not check rather than that all is readable.
+    m.cli(&["lock"]).await;
+    let r = m
+        .ok(
+            "check_environment",
+            json!({"environment": "dev", "path": "."}),
+        )
+        .await;
+    assert_eq!(r["readers_checked"], false, "{r}");
+    assert_eq!(r["unreadable_by"], json!({}), "{r}");
+    let audit = m.audit_file();
+    assert!(!serde_json::to_string(&audit).unwrap().contains(CANARY));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn health_metrics_security_and_audit_log() {
     let m = Mcp::start("queue").await;
     m.ok("create_environment", json!({"name": "dev"})).await;

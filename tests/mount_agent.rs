@@ -339,6 +339,90 @@ fn concurrent_readers_get_complete_identical_content_over_128k() {
     }
 }
 
+/// `render = "..."` is read when the mount starts and again when openv.toml changes, not
+/// per open: a change reaches the next opens of the live mount, a broken or unreadable
+/// file leaves the last good setting in force, and removing the file removes it.
+#[test]
+fn render_in_openv_toml_reaches_a_live_mount_without_a_read_per_open() {
+    use openv::render::{Dialect, render_for};
+    use openv::secret::SecretValue;
+
+    if !fuse_ok() {
+        return;
+    }
+    let p = Project::new();
+    p.o.set("dev", "DOLLAR", "$HOME and $PATH");
+    p.allow("cat");
+    let toml = p.dir.join("openv.toml");
+    let project = |render: &str| {
+        std::fs::write(
+            &toml,
+            format!("[[mount]]\npath = \".env\"\nenv = \"dev\"\nrender = \"{render}\"\n"),
+        )
+        .unwrap();
+    };
+    let mut vars: Vec<(&str, SecretValue)> = expected()
+        .into_iter()
+        .chain([("DOLLAR", "$HOME and $PATH")])
+        .map(|(n, v)| (n, SecretValue::new(v.to_owned())))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(b.0));
+    let form = |d: Dialect| {
+        render_for(d, vars.iter().map(|(n, v)| (*n, v)))
+            .unwrap()
+            .to_vec()
+    };
+    let (posix, expand, common) = (
+        form(Dialect::Posix),
+        form(Dialect::DotenvExpand),
+        form(Dialect::Common),
+    );
+    assert!(
+        posix != expand && expand != common && posix != common,
+        "the dialects differ here"
+    );
+    let cat = || p.sh("cat .env").stdout;
+    let wait_for = |want: &[u8], what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cat() != want {
+            assert!(Instant::now() < deadline, "the mount never served {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    project("posix");
+    p.mount("fuse");
+    assert_eq!(cat(), posix, "render = posix at mount");
+    project("dotenv-expand");
+    wait_for(&expand, "render = dotenv-expand after the change");
+
+    // Broken, then unreadable: opens keep the setting read last (and as root, which can
+    // read a mode-000 file, the unchanged content keeps it too).
+    std::fs::write(&toml, "[[mount").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        assert_eq!(cat(), expand, "a broken openv.toml is not read per open");
+    }
+    project("dotenv-expand");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&toml, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        cat(),
+        expand,
+        "an unreadable openv.toml leaves the last setting"
+    );
+    std::fs::set_permissions(&toml, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    std::fs::remove_file(&toml).unwrap();
+    wait_for(&common, "the reader's own dialect once openv.toml is gone");
+    assert!(
+        p.o.log().contains("read the mount's render setting"),
+        "{}",
+        p.o.log()
+    );
+}
+
 #[test]
 fn a_python_thread_is_attributed_to_its_process() {
     if !fuse_ok() {

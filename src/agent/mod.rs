@@ -78,13 +78,8 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
         }
     };
     let fast_path = reads::fast_path::FastPath::new(open_tx);
-    let mounts = crate::mount_table::Mounts::new(Arc::new(fast_path.clone()));
-    let state = Arc::new(Mutex::new(State::new(
-        home.clone(),
-        config.clone(),
-        mounts,
-        watcher,
-    )));
+    let mounts = crate::mount_table::Mounts::new(Arc::new(fast_path.clone()), watcher);
+    let state = Arc::new(Mutex::new(State::new(home.clone(), config.clone(), mounts)));
     fast_path.attach(&state);
     state::with_state(&state, restore::restore_mounts)
         .await

@@ -36,9 +36,6 @@ pub fn restore_mounts(st: &mut State) {
         match started {
             Ok(()) => {
                 super::contents::restored(st, &path, &r.env, r.size);
-                if let Some(w) = st.watcher.as_mut() {
-                    w.watch(&path);
-                }
                 info!(path = %r.path, env = %r.env, "mount restored");
             }
             Err(why) => {

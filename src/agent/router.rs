@@ -322,8 +322,7 @@ mod tests {
         let state = std::sync::Arc::new(std::sync::Mutex::new(State::new(
             home,
             crate::config::Config::default(),
-            crate::mount_table::Mounts::new(std::sync::Arc::new(handler)),
-            None,
+            crate::mount_table::Mounts::new(std::sync::Arc::new(handler), None),
         )));
         route(req, None, false, &state, "test").tier
     }

@@ -14,7 +14,6 @@ use crate::approvals::{Approvals, Settings};
 use crate::audit::{AuditLog, Event, EventKind};
 use crate::config::Config;
 use crate::mount_table::Mounts;
-use crate::mount_table::watch::MountWatcher;
 use crate::paths::Home;
 use crate::store::sqlite::SqliteVault;
 use crate::store::{Backend, StoreError};
@@ -50,7 +49,6 @@ pub struct State {
     /// Last request that used or changed the vault; the idle lock counts from here.
     last_used: Instant,
     pub(crate) mounts: Mounts,
-    pub(crate) watcher: Option<MountWatcher>,
     pub(crate) approvals: Approvals,
     audit: Option<AuditLog>,
     /// Rendered environments served by mounts, kept only while unlocked and dropped
@@ -71,7 +69,7 @@ pub struct State {
 pub(crate) type Rendered = crate::render::cache::Renderings;
 
 impl State {
-    pub fn new(home: Home, config: Config, mounts: Mounts, watcher: Option<MountWatcher>) -> Self {
+    pub fn new(home: Home, config: Config, mounts: Mounts) -> Self {
         let approvals = Approvals::new(
             Settings {
                 mode: config.prompt,
@@ -104,7 +102,6 @@ impl State {
             vault: None,
             last_used: Instant::now(),
             mounts,
-            watcher,
         }
     }
 

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod agent_install;
 mod audit;
 mod backup;
+mod check;
 mod env;
 mod hook;
 mod human;
@@ -63,6 +64,8 @@ pub enum Command {
     /// Manage the variables of an environment (names are shown, values never).
     #[command(subcommand)]
     Var(var::VarCommand),
+    /// List the variables some .env readers cannot read exactly, and which (exit 1 if any).
+    Check(check::Args),
     /// Import a plaintext .env file into an environment (prints names only).
     Import(import::Args),
     /// Decrypt every value to check that the vault is intact (prints counts only).
@@ -139,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => status::run(&home, a).await,
         Command::Env(c) => env::run(&home, c).await,
         Command::Var(c) => var::run(&home, c).await,
+        Command::Check(a) => check::run(&home, a).await,
         Command::Import(a) => import::run(&home, a).await,
         Command::Verify => verify::run(&home).await,
         Command::Backup(a) => backup::backup(&home, a).await,

@@ -390,6 +390,9 @@ pub enum Response {
     Variables {
         environment: String,
         variables: Vec<VarInfo>,
+        /// Whether each `unreadable_by` was filled: only while the vault is unlocked.
+        #[serde(default)]
+        readers_checked: bool,
     },
     /// Names declared, imported or removed.
     Names {

@@ -1,7 +1,9 @@
 //! The agent's table of live mounts: one `openv_mount::Mount` per path, all handing
-//! their opens to one handler (the agent's `reads::fast_path`). The table knows nothing
-//! of how an open is decided.
+//! their opens to one handler (the agent's `reads::fast_path`), with what each mount's
+//! project says about rendering (`hints`), kept fresh by watching the mounts'
+//! directories (`watch`). The table knows nothing of how an open is decided.
 
+pub mod hints;
 pub mod prepare;
 pub mod watch;
 
@@ -21,6 +23,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 struct Active {
     env: String,
     mount: Mount,
+    hints: hints::ProjectHints,
 }
 
 /// One row of `openv mounts`.
@@ -33,6 +36,10 @@ pub struct MountInfo {
     pub state: String,
     pub served: u64,
     pub denied: u64,
+    /// Kernel requests the mount answered (FUSE; RELEASE not counted; 0 for a FIFO):
+    /// with `served`, the round trips a read costs.
+    #[serde(default)]
+    pub requests: u64,
     /// Why the last open the mount refused by itself (or a FIFO reader told it is not
     /// served) was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +67,8 @@ pub struct Mounts {
     /// Recorded mounts that could not be restored, with the reason.
     broken: BTreeMap<PathBuf, (String, String, String)>,
     requests: Arc<dyn OpenHandler>,
+    /// Watches the mounts' directories: a FIFO removed, a project file changed.
+    watcher: Option<watch::MountWatcher>,
 }
 
 impl std::fmt::Debug for Mounts {
@@ -67,16 +76,18 @@ impl std::fmt::Debug for Mounts {
         f.debug_struct("Mounts")
             .field("active", &self.active)
             .field("broken", &self.broken)
+            .field("watcher", &self.watcher)
             .finish_non_exhaustive()
     }
 }
 
 impl Mounts {
-    pub fn new(requests: Arc<dyn OpenHandler>) -> Self {
+    pub fn new(requests: Arc<dyn OpenHandler>, watcher: Option<watch::MountWatcher>) -> Self {
         Self {
             active: BTreeMap::new(),
             broken: BTreeMap::new(),
             requests,
+            watcher,
         }
     }
 
@@ -103,14 +114,38 @@ impl Mounts {
         let mount = openv_mount::mount(path, opts, move |req: OpenRequest| handler.on_open(req))?;
         let placement = mount.placement().clone();
         self.broken.remove(path);
+        let watched = self.watcher.as_mut().is_some_and(|w| w.watch(path));
         self.active.insert(
             path.to_owned(),
             Active {
                 env: env.to_owned(),
                 mount,
+                hints: hints::ProjectHints::resolve(path, watched),
             },
         );
         Ok(placement)
+    }
+
+    /// What the project of the mount at `path` says about rendering, to choose an
+    /// open's dialect without reading a file.
+    pub fn hints_of(&mut self, path: &Path) -> Option<&mut hints::ProjectHints> {
+        self.active.get_mut(path).map(|a| &mut a.hints)
+    }
+
+    /// The watcher saw `changed`: if it is a project file (`hints::FILES`), the mounts in
+    /// its directory read it again.
+    pub fn project_file_changed(&mut self, changed: &Path) {
+        let Some(name) = changed.file_name().and_then(|n| n.to_str()) else {
+            return;
+        };
+        if !hints::FILES.contains(&name) {
+            return;
+        }
+        for (p, a) in &mut self.active {
+            if p.parent() == changed.parent() {
+                a.hints.changed(name);
+            }
+        }
     }
 
     pub fn mark_broken(&mut self, path: &Path, env: &str, mode: &str, why: String) {
@@ -191,6 +226,7 @@ impl Mounts {
                     },
                     served: stats.served,
                     denied: stats.denied,
+                    requests: stats.fuse_requests,
                     last_refused: stats.last_refusal.map(|r| r.as_str().to_owned()),
                 }
             })
@@ -202,6 +238,7 @@ impl Mounts {
             state: format!("not serving: {why}"),
             served: 0,
             denied: 0,
+            requests: 0,
             last_refused: None,
         }));
         out.sort_by(|a, b| a.path.cmp(&b.path));

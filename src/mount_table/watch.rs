@@ -1,5 +1,6 @@
 //! Watches the directories that hold mounts, so a FIFO that is deleted or replaced is
-//! noticed and recreated instead of silently no longer being served.
+//! noticed and recreated instead of silently no longer being served, and a change to the
+//! project's openv.toml or package.json reaches the mounts' `hints`.
 
 use std::path::{Path, PathBuf};
 
@@ -28,18 +29,22 @@ impl MountWatcher {
         })
     }
 
-    /// Watches the directory of `mount_path` (once per directory).
-    pub fn watch(&mut self, mount_path: &Path) {
+    /// Watches the directory of `mount_path` (once per directory); whether it is watched.
+    pub fn watch(&mut self, mount_path: &Path) -> bool {
         let Some(dir) = mount_path.parent() else {
-            return;
+            return false;
         };
         if self.watched.iter().any(|d| d == dir) {
-            return;
+            return true;
         }
         match self.watcher.watch(dir, RecursiveMode::NonRecursive) {
-            Ok(()) => self.watched.push(dir.to_owned()),
+            Ok(()) => {
+                self.watched.push(dir.to_owned());
+                true
+            }
             Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch mount directory")
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch mount directory");
+                false
             }
         }
     }

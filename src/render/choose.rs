@@ -19,12 +19,14 @@ pub fn needs_cmdline(exe: &Path) -> bool {
     matches!(program(exe), "node" | "nodejs")
 }
 
-/// The dialect for an open by `exe` running `cmdline`, of a mount in `project_dir`.
+/// The dialect for an open by `exe` running `cmdline`. `package` answers what the mount's
+/// project `package.json` implies; it is asked only for node, and only when its command
+/// line does not say.
 pub fn choose_dialect(
     exe: &Path,
     cmdline: &[String],
-    project_dir: Option<&Path>,
     explicit: Option<Dialect>,
+    package: impl FnOnce() -> Option<Dialect>,
 ) -> Dialect {
     if let Some(d) = explicit {
         return d;
@@ -32,7 +34,7 @@ pub fn choose_dialect(
     match program(exe) {
         "python" | "pypy" => Dialect::PythonDotenv,
         "uv" => Dialect::Dotenvy,
-        "node" | "nodejs" => node(cmdline, project_dir),
+        "node" | "nodejs" => node(cmdline, package),
         "bun" => Dialect::Bun,
         "deno" => Dialect::Deno,
         "dotenvx" => Dialect::Dotenvx,
@@ -46,7 +48,7 @@ pub fn choose_dialect(
 }
 
 /// node runs node's own loader (`--env-file`), dotenvx, Vite, Next.js or plain dotenv.
-fn node(cmdline: &[String], project_dir: Option<&Path>) -> Dialect {
+fn node(cmdline: &[String], package: impl FnOnce() -> Option<Dialect>) -> Dialect {
     let args = cmdline.iter().skip(1);
     for arg in args.clone() {
         if arg.starts_with("--env-file") {
@@ -65,15 +67,14 @@ fn node(cmdline: &[String], project_dir: Option<&Path>) -> Dialect {
             return Dialect::DotenvExpand;
         }
     }
-    project_dir
-        .and_then(from_package_json)
-        .unwrap_or(Dialect::Node)
+    package().unwrap_or(Dialect::Node)
 }
 
-/// The loader a project's `package.json` depends on, if it names one that changes the
-/// dialect. Vite and Next.js load `.env` themselves; dotenvx runs by hand.
-fn from_package_json(dir: &Path) -> Option<Dialect> {
-    // A package.json larger than this is not a project manifest worth parsing per open.
+/// The loader the `package.json` in `dir` depends on, if it names one that changes the
+/// dialect. Vite and Next.js load `.env` themselves; dotenvx runs by hand. Read once per
+/// change of the file (`mount_table::hints`), never per open.
+pub fn package_dialect(dir: &Path) -> Option<Dialect> {
+    // A package.json larger than this is not a project manifest worth parsing.
     const MAX: u64 = 1024 * 1024;
     let path = dir.join("package.json");
     if std::fs::metadata(&path).ok()?.len() > MAX {
@@ -100,7 +101,7 @@ mod tests {
 
     fn pick(exe: &str, cmd: &[&str], dir: Option<&Path>) -> Dialect {
         let cmd: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
-        choose_dialect(Path::new(exe), &cmd, dir, None)
+        choose_dialect(Path::new(exe), &cmd, None, || dir.and_then(package_dialect))
     }
 
     #[test]
@@ -175,8 +176,8 @@ mod tests {
             choose_dialect(
                 Path::new("/usr/bin/python3"),
                 &cmd,
-                None,
-                Some(Dialect::Posix)
+                Some(Dialect::Posix),
+                || None
             ),
             Dialect::Posix
         );

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::secret::SecretValue;
 use forms::Form;
 
-pub use choose::{choose_dialect, needs_cmdline};
+pub use choose::{choose_dialect, needs_cmdline, package_dialect};
 pub use common::{Unrepresentable, check_value, render, rendered_len};
 pub use dialect::Dialect;
 

@@ -1,4 +1,5 @@
-//! Watched mount points: a FIFO that was removed or replaced is recreated.
+//! Watched mount directories: a FIFO that was removed or replaced is recreated, and a
+//! changed openv.toml or package.json refreshes what its mounts know of the project.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ pub async fn run(mut changed: UnboundedReceiver<PathBuf>, state: Shared) {
         }
         let _ = with_state(&state, move |st| {
             for p in paths {
+                st.mounts.project_file_changed(&p);
                 repair(st, &p);
             }
         })

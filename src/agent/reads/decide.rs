@@ -99,7 +99,8 @@ pub fn finish(st: &mut State, mut req: OpenRequest, env: &str, verdict: Verdict)
     };
     let denial = match verdict {
         Verdict::Allow { because } => {
-            match crate::agent::contents::render_env(st, env, super::dialect::of_reader(&mut req)) {
+            let dialect = super::dialect::of_reader(st, &mut req);
+            match crate::agent::contents::render_env(st, env, dialect) {
                 Ok((names, bytes)) => {
                     // Answer first: the record's details (command line, parents) are read
                     // afterwards: the open's answer does not wait for them.

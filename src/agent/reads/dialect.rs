@@ -1,15 +1,15 @@
 //! The `.env` dialect of the process behind an open, and the record of a read refused
 //! because that dialect cannot hold a value.
 
-use std::path::Path;
-
 use openv_mount::OpenRequest;
 
 use crate::agent::state::State;
 use crate::render::{Dialect, Refusal};
 
 /// The dialect `req`'s reader parses `.env` in; node's command line is loaded for it.
-pub fn of_reader(req: &mut OpenRequest) -> Dialect {
+/// The mount's directory is its project: what its openv.toml and package.json say comes
+/// from the mount table's cached hints, so no file is read here.
+pub fn of_reader(st: &mut State, req: &mut OpenRequest) -> Dialect {
     if req
         .reader
         .exe
@@ -18,28 +18,16 @@ pub fn of_reader(req: &mut OpenRequest) -> Dialect {
     {
         req.load_details();
     }
-    // The mount's directory is its project: its openv.toml and package.json count.
-    let dir = req.path.parent();
-    let explicit = dir.and_then(|d| explicit_render(d, &req.path));
+    let Some(hints) = st.mounts.hints_of(&req.path) else {
+        return Dialect::Common;
+    };
+    let explicit = hints.render();
     match req.reader.exe.as_deref() {
-        Some(exe) => crate::render::choose_dialect(exe, &req.reader.cmdline, dir, explicit),
+        Some(exe) => {
+            crate::render::choose_dialect(exe, &req.reader.cmdline, explicit, || hints.package())
+        }
         None => explicit.unwrap_or(Dialect::Common),
     }
-}
-
-/// `render = "..."` of the `[[mount]]` for `mount` in `dir/openv.toml`. A file that does
-/// not parse gives none: `openv up` reports its errors.
-fn explicit_render(dir: &Path, mount: &Path) -> Option<Dialect> {
-    let file = dir.join(crate::project::FILE_NAME);
-    if !file.is_file() {
-        return None;
-    }
-    let project = crate::project::Project::load(&file).ok()?;
-    project
-        .mounts
-        .iter()
-        .find(|m| m.path == mount || m.path.canonicalize().ok().as_deref() == Some(mount))
-        .and_then(|m| m.render)
 }
 
 /// Keeps the last few refusals for `openv status` (names and dialects, never values).

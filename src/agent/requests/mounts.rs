@@ -128,9 +128,6 @@ pub fn mount(
         return Err(e.into());
     }
     crate::agent::contents::refresh_path(st, &path, &env);
-    if let Some(w) = st.watcher.as_mut() {
-        w.watch(&path);
-    }
     info!(path = %key, env = %env, mode = mode_name(mode), "mounted");
     st.audit(
         Event::new(EventKind::Mount)

@@ -15,7 +15,8 @@ pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
     let vault = st.vault()?;
     let mut variables = vault.list_vars(&env)?;
     // Unlocked: say which dialects cannot read each value (names only leave the agent).
-    if let Ok(values) = vault.read_values(&env) {
+    let values = vault.read_values(&env);
+    if let Ok(values) = &values {
         // Both lists are sorted by name: one pass, not a search per name.
         let mut values = values.iter().peekable();
         for v in &mut variables {
@@ -28,6 +29,7 @@ pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
     Ok(Response::Variables {
         variables,
         environment: env,
+        readers_checked: values.is_ok(),
     })
 }
 

@@ -1,4 +1,5 @@
-//! check_environment: the environment's names against what the project expects.
+//! check_environment: the environment's names against what the project expects, and the
+//! readers that cannot read each value exactly (names only).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -27,7 +28,11 @@ pub async fn check(ctx: &Ctx<'_>, a: CheckArgs) -> Result<Done, ToolError> {
     args::env(&a.environment)?;
     // Resolved, so the scan starts where the checks looked.
     let root = ctx.project.scan_dir(a.path.as_deref())?;
-    let Response::Variables { variables, .. } = ctx
+    let Response::Variables {
+        variables,
+        readers_checked,
+        ..
+    } = ctx
         .agent
         .call(&Request::VarList {
             env: a.environment.clone(),
@@ -72,10 +77,11 @@ pub async fn check(ctx: &Ctx<'_>, a: CheckArgs) -> Result<Done, ToolError> {
         .collect();
     let missing_names: Vec<String> = missing.keys().cloned().collect();
     let detail = format!(
-        "{} missing, {} unset, {} unused",
+        "{} missing, {} unset, {} unused, {} unreadable by some reader",
         missing.len(),
         unset.len(),
-        unused.len()
+        unused.len(),
+        unreadable.len()
     );
     Ok(Done::new(json!({
         "environment": a.environment,
@@ -87,8 +93,10 @@ pub async fn check(ctx: &Ctx<'_>, a: CheckArgs) -> Result<Done, ToolError> {
         "unused": unused,
         "ambient_not_counted": ambient,
         // Per variable, the reader dialects denied the file because they cannot read
-        // its value exactly (see docs/cli.md, "Dialects").
+        // its value exactly (see docs/cli.md, "Dialects"); computed only while the
+        // vault is unlocked, which `readers_checked` says.
         "unreadable_by": unreadable,
+        "readers_checked": readers_checked,
         "scanned": scan.scanned,
     }))
     .env(a.environment)
