@@ -18,6 +18,7 @@ fn env_mtime(st: &mut State, env: &str) -> i64 {
 /// change to `env`, so it also drops the cached rendering.
 pub fn refresh_env(st: &mut State, env: &str) {
     st.rendered.remove(env);
+    st.unreadable.remove(env);
     let paths = st.mounts.paths_of(env);
     refresh_paths(st, env, &paths);
 }

@@ -55,6 +55,9 @@ pub struct State {
     /// (zeroized) on any change to that environment, so a hot read skips SQLite and the
     /// decryption of every value.
     pub(crate) rendered: HashMap<String, Rendered>,
+    /// Per environment, the dialects that cannot read each value (names only), for
+    /// `var list` and `openv check`; dropped with `rendered`.
+    pub(crate) unreadable: HashMap<String, HashMap<String, Vec<String>>>,
     /// The latest reads refused for their dialect, for `openv status`.
     pub(crate) refused_reads: std::collections::VecDeque<String>,
     /// Set while a passphrase prompt triggered by a read is open: later readers wait on
@@ -92,6 +95,7 @@ impl State {
             approvals,
             audit,
             rendered: HashMap::new(),
+            unreadable: HashMap::new(),
             refused_reads: std::collections::VecDeque::new(),
             unlocking: None,
             remotes: crate::remote::Remotes::default(),
@@ -142,6 +146,7 @@ impl State {
         }
         self.approvals.on_lock();
         self.rendered.clear();
+        self.unreadable.clear();
         self.remotes.clear();
         if let Some(Err(e)) = self.audit.as_mut().map(|a| a.sync()) {
             tracing::error!(error = %e, "audit sync failed");

@@ -20,6 +20,7 @@ pub fn rename(st: &mut State, name: &str, new_name: &str) -> Result<Response, Ag
     st.vault()?.rename_env(name, new_name)?;
     st.mounts.rename_env(name, new_name);
     st.rendered.remove(name);
+    st.unreadable.remove(name);
     gone(st, name);
     Ok(Response::Done)
 }
@@ -27,6 +28,7 @@ pub fn rename(st: &mut State, name: &str, new_name: &str) -> Result<Response, Ag
 pub fn delete(st: &mut State, name: &str) -> Result<Response, AgentError> {
     let variables = st.vault()?.delete_env(name)?;
     st.rendered.remove(name);
+    st.unreadable.remove(name);
     gone(st, name);
     // Its mounts go with it (their records were deleted by the cascade).
     for m in st.mounts.take_env(name) {

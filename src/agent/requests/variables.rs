@@ -12,24 +12,40 @@ use crate::secret::{Charset, SecretValue};
 use crate::store::{Backend, StoreError, ValueSource};
 
 pub fn list(st: &mut State, env: String) -> Result<Response, AgentError> {
-    let vault = st.vault()?;
-    let mut variables = vault.list_vars(&env)?;
+    let mut variables = st.vault()?.list_vars(&env)?;
     // Unlocked: say which dialects cannot read each value (names only leave the agent).
-    let values = vault.read_values(&env);
-    if let Ok(values) = &values {
-        // Both lists are sorted by name: one pass, not a search per name.
-        let mut values = values.iter().peekable();
+    // Worked out once per change of the environment: it means decrypting every value.
+    let readers_checked = match st.unreadable.get(&env) {
+        Some(_) => true,
+        None => match st.vault()?.read_values(&env) {
+            Ok(values) => {
+                let found = values
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.clone(),
+                            crate::render::report::unreadable_names(v.expose()),
+                        )
+                    })
+                    .filter(|(_, d)| !d.is_empty())
+                    .collect();
+                st.unreadable.insert(env.clone(), found);
+                true
+            }
+            Err(_) => false,
+        },
+    };
+    if let Some(found) = st.unreadable.get(&env) {
         for v in &mut variables {
-            while values.next_if(|(n, _)| *n < v.name).is_some() {}
-            if let Some((_, value)) = values.next_if(|(n, _)| *n == v.name) {
-                v.unreadable_by = crate::render::report::unreadable_names(value.expose());
+            if let Some(d) = found.get(&v.name) {
+                v.unreadable_by = d.clone();
             }
         }
     }
     Ok(Response::Variables {
         variables,
         environment: env,
-        readers_checked: values.is_ok(),
+        readers_checked,
     })
 }
 
