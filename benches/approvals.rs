@@ -11,7 +11,7 @@ use openv::approvals::{Approvals, PromptMode, Settings};
 use openv::store::Backend;
 use openv::store::SlotSecret;
 use openv::store::keyslot::create_keyfile;
-use openv::store::rules::Effect;
+use openv::store::rules::{Effect, NewRule};
 use openv::store::sqlite::SqliteVault;
 
 fn time<F: FnMut()>(n: usize, mut f: F) -> Duration {
@@ -28,6 +28,17 @@ fn time<F: FnMut()>(n: usize, mut f: F) -> Duration {
     median(&batches)
 }
 
+fn allow(exe: &str) -> NewRule<'_> {
+    NewRule {
+        env: "dev",
+        effect: Effect::Allow,
+        exe,
+        cwd: None,
+        expires: None,
+        agents: false,
+    }
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = dir.path().join("key");
@@ -39,19 +50,10 @@ fn main() {
     let exe = me.exe.clone().expect("exe").display().to_string();
     // Ten unrelated rules, then the one that matches.
     for i in 0..10 {
-        vault
-            .add_rule(
-                "dev",
-                Effect::Allow,
-                &format!("/usr/bin/tool{i}"),
-                None,
-                None,
-            )
-            .expect("rule");
+        let tool = format!("/usr/bin/tool{i}");
+        vault.add_rule(&allow(&tool)).expect("rule");
     }
-    vault
-        .add_rule("dev", Effect::Allow, &exe, None, None)
-        .expect("rule");
+    vault.add_rule(&allow(&exe)).expect("rule");
     let settings = Settings {
         mode: PromptMode::None,
         timeout: Duration::from_secs(60),

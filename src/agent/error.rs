@@ -87,7 +87,7 @@ pub fn code_of(e: &StoreError) -> ErrorCode {
         }
         StoreError::EnvironmentExists(_) => ErrorCode::Exists,
         StoreError::Name(_) | StoreError::Unrepresentable { .. } => ErrorCode::InvalidInput,
-        StoreError::Tampered { .. } => ErrorCode::Tampered,
+        StoreError::Tampered { .. } | StoreError::PolicyBroken(_) => ErrorCode::Tampered,
         StoreError::Path(_) | StoreError::EnvFile(_) => ErrorCode::InvalidInput,
         StoreError::Damaged(_) => ErrorCode::Damaged,
         StoreError::Remote(_) => ErrorCode::Remote,

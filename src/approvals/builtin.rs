@@ -87,6 +87,7 @@ mod tests {
             cwd: None,
             expires,
             created: 0,
+            agents: false,
         }
     }
 

@@ -115,7 +115,7 @@ impl Approvals {
 
     fn rules(&mut self, vault: &SqliteVault) -> Result<&[Rule], StoreError> {
         if self.rules.is_none() {
-            self.rules = Some(vault.list_rules()?);
+            self.rules = Some(vault.load_policy()?.rules);
         }
         Ok(self.rules.as_deref().unwrap_or_default())
     }

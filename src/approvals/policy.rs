@@ -59,6 +59,7 @@ mod tests {
             cwd: cwd.map(Into::into),
             expires,
             created: 0,
+            agents: false,
         }
     }
 

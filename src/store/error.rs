@@ -23,6 +23,9 @@ pub enum StoreError {
         "no environment named {0:?}: see `openv env list` or create it with `openv env create {0}`"
     )]
     NoEnvironment(String),
+    /// The policy does not match its seal; the text says what was found and what to do.
+    #[error("{0}")]
+    PolicyBroken(String),
     #[error("no rule with id {0}: see `openv policy list`")]
     NoRule(i64),
     #[error("an environment named {0:?} already exists")]

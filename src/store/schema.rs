@@ -1,11 +1,15 @@
 //! The vault's SQLite schema. `user_version` records which version a file has.
 
+use std::path::Path;
+
 use rusqlite::Connection;
 
 use super::error::StoreError;
 
 /// 2: team environments (`remotes`, `remote_links`; see `store::team`).
-pub const VERSION: i64 = 2;
+/// 3: sealed trust state (`sealed_state`; rules carry a tag and may cover agent-started
+/// readers).
+pub const VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -91,6 +95,21 @@ CREATE TABLE remote_links (
 );
 ";
 
+/// Sealed trust state (`store::sealed_state`, `store::mac_keys`).
+const V3: &str = "
+-- Records of trust state, each with an HMAC under a key derived from the vault key.
+CREATE TABLE sealed_state (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    mac     BLOB NOT NULL,
+    updated INTEGER NOT NULL
+);
+-- 1: the rule also covers readers an AI agent started (`openv allow --agents`).
+ALTER TABLE rules ADD COLUMN agents INTEGER NOT NULL DEFAULT 0;
+-- The rule's tag (store::rules); NULL in a vault made before version 3.
+ALTER TABLE rules ADD COLUMN mac BLOB;
+";
+
 /// Durable writes: an acknowledged transaction survives a crash of the agent.
 pub fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -104,18 +123,24 @@ pub fn create(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     tx.execute_batch(V1)?;
     tx.execute_batch(V2)?;
+    tx.execute_batch(V3)?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())
 }
 
-/// Brings an older vault up to `VERSION` in one transaction; a newer one is refused by
+/// Brings an older vault up to `VERSION` in one transaction, after a copy of it as it
+/// was into `backups` (the rotation of `store::backup`); a newer one is refused by
 /// `check`.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub fn migrate(conn: &mut Connection, backups: &Path) -> Result<(), StoreError> {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if v == 1 {
+    if (1..VERSION).contains(&v) {
+        super::backup::rotate(conn, backups, &format!("before-schema-{VERSION}"), 7)?;
         let tx = conn.transaction()?;
-        tx.execute_batch(V2)?;
+        if v < 2 {
+            tx.execute_batch(V2)?;
+        }
+        tx.execute_batch(V3)?;
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
     }

@@ -87,14 +87,18 @@ impl SqliteVault {
             Ok::<_, StoreError>((conn, guard))
         })();
         match made {
-            Ok((conn, guard)) => Ok(Self {
-                path: path.to_owned(),
-                conn,
-                vault_id,
-                key: Some(key),
-                guard,
-                rescued: None,
-            }),
+            Ok((conn, guard)) => {
+                let v = Self {
+                    path: path.to_owned(),
+                    conn,
+                    vault_id,
+                    key: Some(key),
+                    guard,
+                    rescued: None,
+                };
+                v.seal_new_policy()?;
+                Ok(v)
+            }
             Err(e) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = fs::remove_file(format!("{}{suffix}", path.display()));
@@ -112,7 +116,9 @@ impl SqliteVault {
         check_private(path, "vault", "600")?;
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
-        schema::migrate(&mut conn)?;
+        // The automatic copies live beside the vault (OPENV_HOME/backups).
+        let backups = path.parent().unwrap_or(Path::new(".")).join("backups");
+        schema::migrate(&mut conn, &backups)?;
         schema::check(&conn)?;
         let guard = durability::install(&mut conn, path)?;
         let vault_id: String = conn
@@ -420,9 +426,22 @@ impl Backend for SqliteVault {
 
     fn delete_env(&mut self, name: &str) -> Result<u64, StoreError> {
         let id = self.env_id(name)?;
+        let delete = |tx: &Connection| -> Result<u64, StoreError> {
+            let n = tx.execute("DELETE FROM variables WHERE env_id = ?1", [&id])?;
+            tx.execute("DELETE FROM environments WHERE id = ?1", [&id])?;
+            Ok(n as u64)
+        };
+        let has_rules: bool = self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM rules WHERE env_id = ?1)",
+            [&id],
+            |r| r.get(0),
+        )?;
+        if has_rules {
+            // Its rules go with it (cascade): the policy seal is rewritten in step.
+            return self.change_policy(|tx, _| delete(tx));
+        }
         let tx = self.conn.transaction()?;
-        let n = tx.execute("DELETE FROM variables WHERE env_id = ?1", [&id])?;
-        tx.execute("DELETE FROM environments WHERE id = ?1", [&id])?;
+        let n = delete(&tx)?;
         tx.commit()?;
         Ok(n as u64)
     }

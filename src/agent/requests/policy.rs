@@ -5,7 +5,7 @@ use crate::agent::error::AgentError;
 use crate::agent::state::State;
 use crate::audit::{Event, EventKind};
 use crate::ipc::protocol::Response;
-use crate::store::rules::Effect;
+use crate::store::rules::{Effect, NewRule};
 
 pub fn add(
     st: &mut State,
@@ -16,9 +16,14 @@ pub fn add(
     for_secs: Option<u64>,
 ) -> Result<Response, AgentError> {
     let expires = for_secs.map(|s| crate::store::now() + s as i64);
-    let id = st
-        .vault()?
-        .add_rule(&env, effect, &exe, cwd.as_deref(), expires)?;
+    let id = st.vault()?.add_rule(&NewRule {
+        env: &env,
+        effect,
+        exe: &exe,
+        cwd: cwd.as_deref(),
+        expires,
+        agents: false,
+    })?;
     st.approvals.rules_changed();
     tracing::info!(%env, %exe, effect = effect.as_str(), id, "rule added");
     st.audit(
