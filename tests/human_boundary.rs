@@ -127,6 +127,7 @@ fn allow_rule(exe: &str) -> Request {
         cwd: None,
         for_secs: None,
         lift_builtin: false,
+        agents: false,
     }
 }
 
@@ -318,6 +319,7 @@ fn a_greeting_cannot_name_a_file_as_its_terminal() {
                 display: None,
                 wayland: None,
             },
+            mcp: false,
         };
         ch.send(&hello).await.unwrap();
         let _: Option<Response> = ch.recv().await.unwrap();

@@ -205,6 +205,7 @@ fn protocol_version_mismatch_says_how_to_fix() {
             protocol: PROTOCOL_VERSION + 1,
             version: "9.9.9".into(),
             context: Default::default(),
+            mcp: false,
         })
         .await
         .unwrap()

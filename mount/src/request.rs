@@ -69,6 +69,15 @@ impl OpenRequest {
         }
     }
 
+    /// Fills `reader.parents` if not yet loaded, trusting ancestors checked within the
+    /// last second: enough to tell whether an AI agent started the reader, without the
+    /// command line. [`load_details`](Self::load_details) later still checks each one.
+    pub fn load_ancestry(&mut self) {
+        if self.pending_details.is_some() {
+            crate::process::load_ancestry(&mut self.reader);
+        }
+    }
+
     /// Lets this open read `bytes` (this open only: each open gets its own snapshot).
     /// Too late after `request_timeout`: the reader was already denied, and the bytes are
     /// zeroized.

@@ -1,11 +1,9 @@
 //! Who a value came from, decided here from the asking process and the proof — never from
 //! what a request claims. `human`: a proof of the human came with it; `agent`: through
-//! `openv mcp`, or from a process an AI agent started (its ancestry names one of the
-//! configured AI agents); `cli`: anything else. A process whose ancestry cannot be read
+//! `openv mcp`, or from a process an AI agent started (`approvals::agent_started`); `cli`: anything else. A process whose ancestry cannot be read
 //! counts as the agent's.
 
 use super::state::State;
-use crate::approvals::describe;
 use crate::store::ValueSource;
 
 /// The source to store a value from `peer` under.
@@ -16,9 +14,7 @@ pub fn of(st: &State, peer: Option<i32>, proven: bool) -> ValueSource {
     let Some(reader) = peer.and_then(|pid| openv_mount::identify(pid).ok()) else {
         return ValueSource::Agent;
     };
-    if is_mcp_server(&reader)
-        || describe::ai_agent(&reader, &st.approvals.settings.ai_agents).is_some()
-    {
+    if is_mcp_server(&reader) || st.approvals.agent_mark(&reader).is_some() {
         ValueSource::Agent
     } else {
         ValueSource::Cli

@@ -11,6 +11,7 @@ use super::requests::{
 };
 use super::state::{Shared, State, lock};
 use crate::ipc::protocol::{ErrorCode, Request, Response};
+use crate::store::policy_seal::AgentPolicy;
 
 /// Who may ask for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +199,7 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
             cwd,
             for_secs,
             lift_builtin,
+            agents,
         } => {
             let tier = match effect {
                 crate::store::rules::Effect::Allow => Human,
@@ -206,8 +208,17 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
             act(tier, move |st| {
                 crate::approvals::builtin::check_allow(effect, &exe, lift_builtin)
                     .map_err(AgentError::denied)?;
-                policy::add(st, env, effect, exe, cwd, for_secs)
+                policy::add(st, env, effect, exe, cwd, for_secs, agents)
             })
+        }
+        Request::PolicyConfirm => act(Human, policy::confirm),
+        // Refusing agent-started readers narrows; going back to asking widens.
+        Request::PolicyAgents { env, policy: p } => {
+            let tier = match p {
+                AgentPolicy::Deny => Agent,
+                AgentPolicy::Ask => Human,
+            };
+            act(tier, move |st| policy::agents(st, env, p))
         }
         Request::PolicyList => look(Agent, policy::list),
         // Removing an allow rule narrows; removing a deny rule widens: `policy::remove`
@@ -345,9 +356,17 @@ mod tests {
             cwd: None,
             for_secs: None,
             lift_builtin: false,
+            agents: false,
         };
         assert_eq!(tier_of(rule(Effect::Allow)), Tier::Human);
         assert_eq!(tier_of(rule(Effect::Deny)), Tier::Agent);
+        let agents = |policy| Request::PolicyAgents {
+            env: "dev".into(),
+            policy,
+        };
+        assert_eq!(tier_of(agents(AgentPolicy::Ask)), Tier::Human);
+        assert_eq!(tier_of(agents(AgentPolicy::Deny)), Tier::Agent);
+        assert_eq!(tier_of(Request::PolicyConfirm), Tier::Human);
         assert_eq!(tier_of(Request::Status), Tier::Agent);
     }
 }

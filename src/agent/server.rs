@@ -139,8 +139,21 @@ async fn connection(stream: Stream, state: Shared, gate: Arc<Gate>) {
     };
     match first {
         Ok(Some(Request::Hello {
-            protocol, context, ..
+            protocol,
+            context,
+            mcp,
+            ..
         })) if protocol == PROTOCOL_VERSION => {
+            if mcp && let Some(client) = peer_pid.and_then(mcp_client_of) {
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    lock(&state)
+                        .approvals
+                        .mcp_clients
+                        .register(client.0, client.1);
+                })
+                .await;
+            }
             // A candidate only: a surface is trusted once a proof is made on it.
             let context = surfaces::candidate(peer_pid, context);
             if context.tty.is_some() || context.display.is_some() || context.wayland.is_some() {
@@ -288,4 +301,16 @@ async fn answer(
         .await;
     }
     resp
+}
+
+/// The MCP client behind an `openv mcp` peer: the server's parent, with its start time
+/// (so a reused pid is never taken for it).
+fn mcp_client_of(server: i32) -> Option<(i32, u64)> {
+    let ppid = procfs::process::Process::new(server)
+        .ok()?
+        .stat()
+        .ok()?
+        .ppid;
+    let start = crate::approvals::describe::start_time(ppid)?;
+    (ppid > 1).then_some((ppid, start))
 }

@@ -122,6 +122,14 @@ impl State {
         self.vault.as_ref().filter(|v| v.is_unlocked())
     }
 
+    /// The vault, which must be unlocked (keys of sealed state come from its key).
+    pub(crate) fn unlocked_vault_mut(&mut self) -> Result<&mut SqliteVault, StoreError> {
+        self.vault
+            .as_mut()
+            .filter(|v| v.is_unlocked())
+            .ok_or(StoreError::Locked)
+    }
+
     /// A request used the vault: the idle lock starts counting again.
     pub(crate) fn touch(&mut self) {
         self.last_used = Instant::now();
@@ -171,6 +179,15 @@ impl State {
 
     /// Appends to the audit log; a failure is reported in the agent log, never fatal.
     pub fn audit(&mut self, event: Event) {
+        // A broken policy found while deciding is recorded before what it affected.
+        for alert in self.approvals.take_policy_alerts() {
+            let found = Event::new(crate::audit::EventKind::RuleChange)
+                .decision(crate::audit::Decision::Denied)
+                .detail(alert);
+            if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(found)) {
+                tracing::error!(error = %e, "audit append failed");
+            }
+        }
         if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(event)) {
             tracing::error!(error = %e, "audit append failed");
         }

@@ -121,7 +121,7 @@ pub fn ai_agent(reader: &Reader, agents: &[String]) -> Option<String> {
 }
 
 /// The text of a prompt: environment, process, parents, agent warning.
-pub fn prompt_text(env: &str, reader: &Reader, ai: Option<&str>) -> String {
+pub fn prompt_text(env: &str, reader: &Reader, ai: Option<&super::agent_started::Mark>) -> String {
     let exe = reader
         .exe
         .as_ref()
@@ -140,9 +140,11 @@ pub fn prompt_text(env: &str, reader: &Reader, ai: Option<&str>) -> String {
         reader.uid,
         chain(reader).join(" <- ")
     );
-    if let Some(a) = ai {
+    if let Some(m) = ai {
         t.push_str(&format!(
-            "\nWARNING: started by an AI agent ({a}). Allow only if you expect it to read these secrets.\n"
+            "\nWARNING: started by an AI agent ({}): {}. The agent could see what this process reads. Allow only if you expect it to read these secrets; an approval covers this process only.\n",
+            m.label(),
+            m.describe()
         ));
     }
     t
@@ -181,6 +183,7 @@ mod tests {
                     ],
                 },
             ],
+            no_new_privs: false,
         }
     }
 
@@ -208,7 +211,10 @@ mod tests {
         );
         let agents: Vec<String> = DEFAULT_AI_AGENTS.iter().map(|s| s.to_string()).collect();
         assert_eq!(ai_agent(&r, &agents).as_deref(), Some("codex"));
-        let text = prompt_text("dev", &r, Some("codex"));
+        let mark = crate::approvals::agent_started::Mark::Named {
+            agent: "codex".into(),
+        };
+        let text = prompt_text("dev", &r, Some(&mark));
         assert!(
             text.contains("cat <- bash <- node .../bin/codex.js"),
             "{text}"

@@ -124,8 +124,9 @@ impl Grants {
         });
     }
 
-    /// The grant covering `reader`, described for the log.
-    pub fn covering(&mut self, env: &str, reader: &Reader) -> Option<String> {
+    /// The grant covering `reader`, described for the log. A reader an AI agent started
+    /// (`agent_started`) is covered only by a grant for that very process.
+    pub fn covering(&mut self, env: &str, reader: &Reader, agent_started: bool) -> Option<String> {
         let now = Instant::now();
         self.grants.retain(|g| match &g.kind {
             Kind::Exe { until, .. } => *until > now,
@@ -140,6 +141,7 @@ impl Grants {
                 Kind::Process { pid, start_time } => (reader.pid == *pid
                     && reader.start_time == *start_time)
                     .then(|| format!("process grant #{} (pid {pid})", g.id)),
+                Kind::Exe { .. } if agent_started => None,
                 Kind::Exe {
                     path,
                     hash,
@@ -192,6 +194,7 @@ mod tests {
             start_time,
             ppid: 1,
             parents: vec![],
+            no_new_privs: false,
         }
     }
 
@@ -205,12 +208,12 @@ mod tests {
             Duration::from_secs(60),
             None,
         );
-        assert!(g.covering("dev", &reader(4242, 100)).is_some());
+        assert!(g.covering("dev", &reader(4242, 100), false).is_some());
         // Same pid, later start time: another process that got the number back.
-        assert!(g.covering("dev", &reader(4242, 101)).is_none());
-        assert!(g.covering("prod", &reader(4242, 100)).is_none());
+        assert!(g.covering("dev", &reader(4242, 101), false).is_none());
+        assert!(g.covering("prod", &reader(4242, 100), false).is_none());
         g.clear();
-        assert!(g.covering("dev", &reader(4242, 100)).is_none());
+        assert!(g.covering("dev", &reader(4242, 100), false).is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! agent's `reads::decide` is its only caller for reads. Decisions are spoken in the
 //! vocabulary of [`verdict`].
 
+pub mod agent_started;
 pub mod builtin;
 pub mod describe;
 mod exehash;
@@ -20,8 +21,9 @@ use openv_mount::Reader;
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
-use crate::store::rules::Rule;
+use crate::store::policy_seal::{AgentPolicy, Policy};
 use crate::store::sqlite::SqliteVault;
+use agent_started::{Mark, McpClients};
 use grants::{Grants, Scope};
 use pending::{Pending, PendingView};
 pub use verdict::{Asked, Denial, DenyCause, PromptJob, Ruling, Verdict};
@@ -91,7 +93,12 @@ pub struct Approvals {
     /// The most recent greeting's surface (checked against the peer): only dialogs that
     /// ask for the passphrase may appear there.
     pub candidate: ClientContext,
-    rules: Option<Vec<Rule>>,
+    /// The policy as last loaded and checked against its seal.
+    policy: Option<Policy>,
+    /// What a load of the policy found wrong, not yet written to the audit log.
+    pub policy_alerts: Vec<String>,
+    /// Clients of `openv mcp` sessions: what they start is agent-started.
+    pub mcp_clients: McpClients,
     pub rate_limited_until: Option<SystemTime>,
 }
 
@@ -103,21 +110,36 @@ impl Approvals {
             pending: Pending::new(rate_limit, Duration::from_secs(60)),
             trusted: None,
             candidate: ClientContext::default(),
-            rules: None,
+            policy: None,
+            policy_alerts: Vec::new(),
+            mcp_clients: McpClients::default(),
             rate_limited_until: None,
         }
     }
 
-    /// Rules changed in the vault: reload on next use.
+    /// Rules or agent policies changed in the vault (or it was unlocked): reload and
+    /// check against the seal on next use. Tags are checked only then, never per read.
     pub fn rules_changed(&mut self) {
-        self.rules = None;
+        self.policy = None;
     }
 
-    fn rules(&mut self, vault: &SqliteVault) -> Result<&[Rule], StoreError> {
-        if self.rules.is_none() {
-            self.rules = Some(vault.load_policy()?.rules);
+    /// The policy, loaded and checked once per change. A load that finds the policy
+    /// broken queues its findings for the audit log.
+    pub fn policy(&mut self, vault: &SqliteVault) -> Result<&Policy, StoreError> {
+        if self.policy.is_none() {
+            let p = vault.load_policy()?;
+            if let Some(summary) = p.summary() {
+                tracing::warn!("{summary}");
+                self.policy_alerts.push(summary);
+            }
+            self.policy = Some(p);
         }
-        Ok(self.rules.as_deref().unwrap_or_default())
+        Ok(self.policy.get_or_insert_with(Policy::default))
+    }
+
+    /// The AI agent's mark on `reader` (its parent chain must be loaded).
+    pub fn agent_mark(&self, reader: &Reader) -> Option<Mark> {
+        agent_started::mark(reader, &self.settings.ai_agents, &self.mcp_clients)
     }
 
     /// Rules and grants only: never asks anybody.
@@ -135,10 +157,20 @@ impl Approvals {
             )));
         }
         let now = crate::store::now();
-        if let Some(reason) = builtin::check(self.rules(vault)?, env, reader, now) {
+        let agent = self.agent_mark(reader);
+        let policy = self.policy(vault)?;
+        if let Some(reason) = builtin::check(&policy.rules, env, reader, now) {
             return Ok(Some(Verdict::deny(DenyCause::Policy, reason)));
         }
-        if let Some(rule) = policy::evaluate(self.rules(vault)?, env, reader, now) {
+        if let Some(m) = &agent
+            && policy.agent_policy(env) == AgentPolicy::Deny
+        {
+            return Ok(Some(Verdict::deny(
+                DenyCause::Policy,
+                agent_denied(env, m, policy.agents_denied),
+            )));
+        }
+        if let Some(rule) = policy::evaluate(&policy.rules, env, reader, now, agent.is_some()) {
             let what = format!("{} rule #{}", rule.effect.as_str(), rule.id);
             return Ok(Some(match rule.effect {
                 crate::store::rules::Effect::Allow => Verdict::Allow { because: what },
@@ -147,7 +179,7 @@ impl Approvals {
         }
         Ok(self
             .grants
-            .covering(env, reader)
+            .covering(env, reader, agent.is_some())
             .map(|because| Verdict::Allow { because }))
     }
 
@@ -168,15 +200,20 @@ impl Approvals {
                 .exe
                 .as_ref()
                 .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
-            return Ok(Ruling::Decided(Verdict::deny(
-                DenyCause::Policy,
-                format!(
+            let why = match self.agent_mark(reader) {
+                Some(m) => format!(
+                    "{exe} was started by an AI agent ({}), no rule for agent-started readers covers it and prompts are off (prompt = none): a rule for it needs `openv allow -e {env} --exe {exe} --agents`",
+                    m.describe()
+                ),
+                None => format!(
                     "no rule or grant covers {exe} and prompts are off (prompt = none): run `openv allow -e {env} --exe {exe}`"
                 ),
-            )));
+            };
+            return Ok(Ruling::Decided(Verdict::deny(DenyCause::Policy, why)));
         }
-        let ai = describe::ai_agent(reader, &self.settings.ai_agents);
-        let text = describe::prompt_text(env, reader, ai.as_deref());
+        let mark = self.agent_mark(reader);
+        let text = describe::prompt_text(env, reader, mark.as_ref());
+        let ai = mark.map(|m| m.label());
         let tree = describe::session(reader.pid).unwrap_or(reader.pid);
         match self.pending.enqueue(env, reader, tree, ai, text.clone()) {
             Ok((rx, id, new)) => Ok(Ruling::Ask(Asked {
@@ -231,6 +268,13 @@ impl Approvals {
             };
             return Some((item, outcome));
         }
+        // A reader an AI agent started gets at most a grant for itself: an exe grant
+        // would cover the agent's next process of the same program.
+        let scope = if item.ai.is_some() && scope == Scope::Exe {
+            Scope::Process
+        } else {
+            scope
+        };
         let outcome = if allow {
             self.grants.add(
                 &item.env,
@@ -251,13 +295,33 @@ impl Approvals {
     /// Locking ends every grant and every pending request.
     pub fn on_lock(&mut self) {
         self.grants.clear();
+        self.policy = None;
         self.trusted = None;
         for item in self.pending.take_all() {
             item.settle(&Verdict::deny(DenyCause::Person, "the vault was locked"));
         }
     }
 
+    /// Pending alerts of a broken policy, for the audit log.
+    pub fn take_policy_alerts(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.policy_alerts)
+    }
+
     pub fn list_pending(&self) -> Vec<PendingView> {
         self.pending.list()
     }
+}
+
+/// Why an agent-started reader is refused at once, and what can be done.
+fn agent_denied(env: &str, mark: &Mark, fail_closed: bool) -> String {
+    if fail_closed {
+        return format!(
+            "{}: readers an AI agent started are refused in every environment until the human runs `openv policy confirm` (the policy seal does not verify)",
+            mark.describe()
+        );
+    }
+    format!(
+        "{}: environment {env} refuses readers an AI agent started (agent policy deny); run the program yourself, outside the agent",
+        mark.describe()
+    )
 }

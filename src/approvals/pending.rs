@@ -254,6 +254,7 @@ mod tests {
             start_time: 1,
             ppid: 1,
             parents: vec![],
+            no_new_privs: false,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct Args {
 
 pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
     let _log = crate::mcp::log::scoped();
+    // What the MCP client (the AI agent) starts counts as agent-started.
+    crate::ipc::client::announce_mcp_session();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut opts = Options::new(cwd);
     opts.rate_limit_per_minute = a.rate_limit;

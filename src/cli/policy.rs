@@ -29,6 +29,25 @@ pub enum PolicyCommand {
         #[command(flatten)]
         proof: super::human::ProofArgs,
     },
+    /// Accept the rules as they are now, after `openv status` said the policy does not
+    /// verify (rows changed outside openv). Needs you: it asks for the vault passphrase.
+    /// Deny rules deleted outside openv are put back.
+    Confirm {
+        #[command(flatten)]
+        proof: super::human::ProofArgs,
+    },
+    /// What readers an AI agent started get in an environment: `ask` (a prompt that says
+    /// so; an approval covers that process only) or `deny` (refused at once, for
+    /// production environments). Going back to `ask` needs you.
+    Agents {
+        /// Environment (default: $OPENV_ENV, then `env` in openv.toml).
+        #[arg(short, long = "env", env = "OPENV_ENV")]
+        env: Option<String>,
+        #[arg(value_parser = ["ask", "deny"])]
+        policy: String,
+        #[command(flatten)]
+        proof: super::human::ProofArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +69,10 @@ pub struct RuleArgs {
     /// would copy the plaintext into the repository).
     #[arg(long)]
     pub lift_builtin: bool,
+    /// The rule also covers readers an AI agent started (without it, the agent's own
+    /// `node` is never covered by a rule made for yours).
+    #[arg(long)]
+    pub agents: bool,
     /// An allow rule widens access: prove it is you (asked when needed).
     #[command(flatten)]
     pub proof: super::human::ProofArgs,
@@ -87,6 +110,7 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
         cwd: cwd.clone(),
         for_secs: a.for_.map(|d| d.as_secs().max(1)),
         lift_builtin: a.lift_builtin,
+        agents: a.agents,
     };
     let Response::RuleAdded { id } = super::human::call(&mut client(home), &req, &a.proof).await?
     else {
@@ -103,6 +127,9 @@ pub async fn add(home: &Home, effect: Effect, a: RuleArgs) -> anyhow::Result<()>
     if let Some(d) = a.for_ {
         what.push_str(&format!(" for {}", humantime::format_duration(d)));
     }
+    if a.agents {
+        what.push_str(", also when an AI agent started it");
+    }
     println!("{what}");
     Ok(())
 }
@@ -112,11 +139,29 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Allow(a) => add(home, Effect::Allow, a).await,
         PolicyCommand::Deny(a) => add(home, Effect::Deny, a).await,
         PolicyCommand::List { json } => {
-            let Response::Rules { rules } = client(home).call(&Request::PolicyList).await? else {
+            let Response::Rules {
+                rules,
+                problem,
+                agents_denied,
+            } = client(home).call(&Request::PolicyList).await?
+            else {
                 return Err(super::agent_client::unexpected());
             };
             if json {
-                return output::json(&rules);
+                return output::json(&serde_json::json!({
+                    "rules": rules,
+                    "problem": problem,
+                    "agents_denied": agents_denied,
+                }));
+            }
+            if let Some(p) = &problem {
+                eprintln!("warning: {p}");
+            }
+            if !agents_denied.is_empty() {
+                println!(
+                    "readers an AI agent started are refused in: {}",
+                    agents_denied.join(", ")
+                );
             }
             if rules.is_empty() {
                 println!("no rules: add one with `openv policy allow -e ENV --exe PATH`");
@@ -130,6 +175,9 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
                 if let Some(c) = r.cwd {
                     line.push_str(&format!("  in {c}"));
                 }
+                if r.agents {
+                    line.push_str("  (also agent-started)");
+                }
                 match r.expires {
                     Some(t) if t <= now => line.push_str("  (expired)"),
                     Some(t) => line.push_str(&format!("  until {}", output::time(t))),
@@ -142,6 +190,41 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Rm { id, proof } => {
             super::human::call(&mut client(home), &Request::PolicyRemove { id }, &proof).await?;
             println!("removed rule {id}");
+            Ok(())
+        }
+        PolicyCommand::Confirm { proof } => {
+            let Response::PolicyConfirmed { found } =
+                super::human::call(&mut client(home), &Request::PolicyConfirm, &proof).await?
+            else {
+                return Err(super::agent_client::unexpected());
+            };
+            if found.is_empty() {
+                println!("the policy verified already; it is sealed again as it is");
+            } else {
+                println!("confirmed the rules as they are now; what had been found:");
+                for f in found {
+                    println!("  {f}");
+                }
+            }
+            Ok(())
+        }
+        PolicyCommand::Agents { env, policy, proof } => {
+            let env = crate::project::env_or_default(env)?;
+            let policy = crate::store::policy_seal::AgentPolicy::parse(&policy)
+                .context("the policy is ask or deny")?;
+            let req = Request::PolicyAgents {
+                env: env.clone(),
+                policy,
+            };
+            super::human::call(&mut client(home), &req, &proof).await?;
+            match policy {
+                crate::store::policy_seal::AgentPolicy::Deny => {
+                    println!("{env}: readers an AI agent started are refused at once")
+                }
+                crate::store::policy_seal::AgentPolicy::Ask => println!(
+                    "{env}: readers an AI agent started are asked about (an approval covers that process only)"
+                ),
+            }
             Ok(())
         }
     }

@@ -41,6 +41,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     for w in &s.withheld {
         println!("withheld:     {w}");
     }
+    if let Some(p) = &s.policy {
+        println!("policy:       warning: {p}");
+    }
     println!(
         "approvals:    prompt {}, {} pending, {} session grants",
         s.prompt, s.pending, s.grants
@@ -60,8 +63,10 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
 
 /// A damaged vault is not a healthy status: exit non-zero with what to do.
 fn damaged(s: &crate::ipc::protocol::StatusInfo) -> anyhow::Result<()> {
-    match &s.damage {
-        Some(d) => Err(anyhow::anyhow!("vault damaged: {d}")),
-        None => Ok(()),
+    match (&s.damage, &s.policy) {
+        (Some(d), _) => Err(anyhow::anyhow!("vault damaged: {d}")),
+        // Tampered trust state is a finding to act on, as damage is.
+        (None, Some(p)) => Err(anyhow::anyhow!("{p}")),
+        (None, None) => Ok(()),
     }
 }

@@ -203,6 +203,7 @@ impl Client {
     }
 
     /// The greeting (and `first`) on a fresh connection, and their answers.
+    /// (`MCP_SESSION` is set by `openv mcp`: see [`announce_mcp_session`].)
     async fn greet(
         home: &Home,
         stream: Stream,
@@ -215,6 +216,7 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             version: env!("CARGO_PKG_VERSION").into(),
             context: context(),
+            mcp: MCP_SESSION.load(std::sync::atomic::Ordering::Relaxed),
         };
         let sent = match first {
             Some(req) => match chan.feed(&hello).await {
@@ -366,4 +368,13 @@ fn context() -> crate::approvals::ClientContext {
         display: var("DISPLAY"),
         wayland: var("WAYLAND_DISPLAY"),
     }
+}
+
+/// Set once by `openv mcp`: every greeting then says so (`Request::Hello::mcp`).
+static MCP_SESSION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as an MCP server: the agent counts what its parent (the MCP
+/// client) starts as agent-started.
+pub fn announce_mcp_session() {
+    MCP_SESSION.store(true, std::sync::atomic::Ordering::Relaxed);
 }

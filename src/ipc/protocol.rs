@@ -15,6 +15,7 @@ use crate::approvals::pending::PendingView;
 use crate::mount_table::MountInfo;
 pub use crate::secret::Charset;
 use crate::secret::SecretValue;
+use crate::store::policy_seal::AgentPolicy;
 use crate::store::rules::{Effect, Rule};
 use crate::store::{EnvInfo, ValueSource, VarInfo};
 
@@ -55,6 +56,10 @@ pub enum Request {
         /// The client's terminal and display, so prompts appear where the user is.
         #[serde(default)]
         context: ClientContext,
+        /// Sent by `openv mcp`: the agent records the server's parent (the MCP client, an
+        /// AI agent) so that what it starts counts as agent-started. It can only narrow.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        mcp: bool,
     },
     Status,
     /// A proof of the human for the next request on this connection only, or, with
@@ -142,10 +147,22 @@ pub enum Request {
         /// of the human will be bound to.
         #[serde(default)]
         lift_builtin: bool,
+        /// The rule also covers readers an AI agent started. Human tier for an allow rule
+        /// (as every allow rule is).
+        #[serde(default)]
+        agents: bool,
     },
     PolicyList,
     PolicyRemove {
         id: i64,
+    },
+    /// The human accepts the rules as they are now after the policy failed its check
+    /// (`openv policy confirm`): human tier.
+    PolicyConfirm,
+    /// An environment's agent policy: `deny` narrows (agent tier), `ask` widens (human).
+    PolicyAgents {
+        env: String,
+        policy: AgentPolicy,
     },
     /// Requests waiting for a person.
     Pending,
@@ -289,6 +306,8 @@ impl Request {
             Self::PolicyAdd { .. } => "policy_add",
             Self::PolicyList => "policy_list",
             Self::PolicyRemove { .. } => "policy_remove",
+            Self::PolicyConfirm => "policy_confirm",
+            Self::PolicyAgents { .. } => "policy_agents",
             Self::Pending => "pending",
             Self::Answer { .. } => "answer",
             Self::VarSetMany { .. } => "var_set_many",
@@ -344,6 +363,9 @@ pub struct StatusInfo {
     /// whose value the human did not set (names only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
+    /// The policy failed its check against the seal: what was found and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,6 +445,16 @@ pub enum Response {
     },
     Rules {
         rules: Vec<Rule>,
+        /// What the check against the seal found, with what to do; `None` = intact.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<String>,
+        /// Environments whose agent policy is `deny` (every other one is `ask`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        agents_denied: Vec<String>,
+    },
+    /// `policy_confirm`: what was found before the human confirmed.
+    PolicyConfirmed {
+        found: Vec<String>,
     },
     RuleAdded {
         id: i64,

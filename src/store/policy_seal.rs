@@ -146,13 +146,15 @@ fn check(key: &MacKey, rows: &[Row], seal: &Result<Seal, String>) -> Vec<String>
                     "{} is not in the sealed set (put back from elsewhere)",
                     describe(&row.rule)
                 )),
-                Some(s) if s.env_id != row.env_id || s.rule != unnamed(&row.rule) => {
-                    if rules::verifies(key, row) {
-                        problems.push(format!(
-                            "{} differs from its sealed form",
-                            describe(&row.rule)
-                        ));
-                    }
+                // A row with a valid tag that differs from the seal: an older row put back.
+                Some(s)
+                    if (s.env_id != row.env_id || s.rule != unnamed(&row.rule))
+                        && rules::verifies(key, row) =>
+                {
+                    problems.push(format!(
+                        "{} differs from its sealed form",
+                        describe(&row.rule)
+                    ));
                 }
                 _ => {}
             }

@@ -443,7 +443,7 @@ impl Backend for SqliteVault {
         let tx = self.conn.transaction()?;
         let n = delete(&tx)?;
         tx.commit()?;
-        Ok(n as u64)
+        Ok(n)
     }
 
     fn list_vars(&self, env: &str) -> Result<Vec<VarInfo>, StoreError> {

@@ -39,8 +39,12 @@ pub struct Reader {
     /// The parent's pid (0 when there is none, as for pid 1).
     pub ppid: i32,
     /// Parent, grandparent, ... up to pid 1 (at most 16 entries). A FUSE open leaves it
-    /// empty until [`OpenRequest::load_details`](crate::OpenRequest::load_details).
+    /// empty until [`OpenRequest::load_details`](crate::OpenRequest::load_details) or
+    /// [`OpenRequest::load_ancestry`](crate::OpenRequest::load_ancestry).
     pub parents: Vec<Ancestor>,
+    /// `NoNewPrivs: 1` in `/proc/<pid>/status`: set by a sandbox (Codex's Landlock and
+    /// seccomp, `openv guard`), inherited by every child and never cleared.
+    pub no_new_privs: bool,
 }
 
 /// Describes the process behind `pid`, which may also be a thread id: threads are mapped to
@@ -87,8 +91,40 @@ pub(crate) fn facts(tid: i32, uid: Option<u32>) -> Result<(Reader, Process), Ide
         start_time: stat.starttime,
         ppid: stat.ppid,
         parents: Vec::new(),
+        no_new_privs: no_new_privs(&process),
     };
     Ok((reader, process))
+}
+
+/// Whether the process runs with `no_new_privs`. Read as raw bytes (one read of a small
+/// file) rather than through procfs's full parse of `status`. Unreadable = not known to
+/// be set.
+fn no_new_privs(process: &Process) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = process.open_relative("status") else {
+        return false;
+    };
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    while len < buf.len() {
+        match f.read(&mut buf[len..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => len += n,
+        }
+    }
+    let text = &buf[..len];
+    const KEY: &[u8] = b"\nNoNewPrivs:\t";
+    text.windows(KEY.len())
+        .position(|w| w == KEY)
+        .is_some_and(|i| text.get(i + KEY.len()) == Some(&b'1'))
+}
+
+/// Fills only the parent chain (ancestors checked within the last second are trusted):
+/// what a decision about who started the reader needs, without the command line.
+pub(crate) fn load_ancestry(reader: &mut Reader) {
+    if reader.parents.is_empty() {
+        reader.parents = ancestors::chain(reader.ppid, Freshness::Recent);
+    }
 }
 
 /// Fills the command line and the parent chain, every ancestor checked now. `process` is

@@ -33,7 +33,7 @@ pub fn rule(
 
 /// Answers an open at once when a rule or grant covers it and the environment's
 /// rendering is cached; otherwise hands it back untouched. Runs on the mount's thread.
-pub fn try_covered(st: &mut State, req: OpenRequest) -> Option<OpenRequest> {
+pub fn try_covered(st: &mut State, mut req: OpenRequest) -> Option<OpenRequest> {
     let Some(env) = st.mounts.env_of(&req.path).map(str::to_owned) else {
         return Some(req);
     };
@@ -43,6 +43,8 @@ pub fn try_covered(st: &mut State, req: OpenRequest) -> Option<OpenRequest> {
     let Some(vault) = st.vault.as_ref().filter(|v| v.is_unlocked()) else {
         return Some(req);
     };
+    // Who started the reader decides which rules may cover it.
+    req.load_ancestry();
     match st.approvals.covered(vault, &env, &req.reader) {
         Ok(Some(v @ Verdict::Allow { .. })) => {
             finish(st, req, &env, v);

@@ -176,7 +176,7 @@ async fn ask_person(
                 "nobody can be asked: prompts are off (prompt = none)",
             ));
         }
-        let ai = describe::ai_agent(&r, &st.approvals.settings.ai_agents);
+        let ai = st.approvals.agent_mark(&r).map(|m| m.label());
         let (rx, id) = match st
             .approvals
             .pending

@@ -24,6 +24,14 @@ pub fn status(st: &mut State) -> Response {
         Ok(v) => (!v.is_unlocked(), v.counts().unwrap_or((0, 0))),
         Err(_) => (true, (0, 0)),
     };
+    // The cached policy (checked against its seal when it was loaded).
+    let policy = match st.vault.as_ref().filter(|v| v.is_unlocked()) {
+        Some(v) => match st.approvals.policy(v) {
+            Ok(p) => p.summary(),
+            Err(e) => Some(format!("the policy cannot be checked: {e}")),
+        },
+        None => None,
+    };
     let a = &st.approvals;
     Response::Status(Box::new(StatusInfo {
         pid: std::process::id(),
@@ -53,6 +61,7 @@ pub fn status(st: &mut State) -> Response {
             .vault()
             .map(|v| crate::agent::withheld::report(v))
             .unwrap_or_default(),
+        policy,
     }))
 }
 

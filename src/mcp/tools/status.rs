@@ -198,6 +198,8 @@ pub async fn security(ctx: &Ctx<'_>, _: NoArgs) -> Result<Done, ToolError> {
         "mounts": mounts,
         // Shared environments served stale or refused, and open circuit breakers.
         "team_warnings": s.team_warnings,
+        // Rules or agent policies changed outside openv: allow rules are not used.
+        "policy_problem": s.policy,
         "agent": { "pid": s.pid, "version": s.version, "socket": permissions(Path::new(&s.socket)) },
     })))
 }
