@@ -101,8 +101,7 @@ impl Scene {
     fn rule_ids(&self) -> Vec<i64> {
         let v: serde_json::Value =
             serde_json::from_str(&self.o.ok(&["policy", "list", "--json"])).unwrap();
-        v["rules"]
-            .as_array()
+        v.as_array()
             .unwrap()
             .iter()
             .map(|r| r["id"].as_i64().unwrap())

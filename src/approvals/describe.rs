@@ -121,7 +121,8 @@ pub fn ai_agent(reader: &Reader, agents: &[String]) -> Option<String> {
 }
 
 /// The text of a prompt: environment, process, parents, agent warning.
-pub fn prompt_text(env: &str, reader: &Reader, ai: Option<&super::agent_started::Mark>) -> String {
+/// `ai`: the AI agent's label and why the reader counts as its (`agent_started::Mark`).
+pub fn prompt_text(env: &str, reader: &Reader, ai: Option<(&str, &str)>) -> String {
     let exe = reader
         .exe
         .as_ref()
@@ -140,11 +141,9 @@ pub fn prompt_text(env: &str, reader: &Reader, ai: Option<&super::agent_started:
         reader.uid,
         chain(reader).join(" <- ")
     );
-    if let Some(m) = ai {
+    if let Some((label, why)) = ai {
         t.push_str(&format!(
-            "\nWARNING: started by an AI agent ({}): {}. The agent could see what this process reads. Allow only if you expect it to read these secrets; an approval covers this process only.\n",
-            m.label(),
-            m.describe()
+            "\nWARNING: started by an AI agent ({label}): {why}. The agent could see what this process reads. Allow only if you expect it to read these secrets; an approval covers this process only.\n"
         ));
     }
     t
@@ -211,10 +210,11 @@ mod tests {
         );
         let agents: Vec<String> = DEFAULT_AI_AGENTS.iter().map(|s| s.to_string()).collect();
         assert_eq!(ai_agent(&r, &agents).as_deref(), Some("codex"));
-        let mark = crate::approvals::agent_started::Mark::Named {
-            agent: "codex".into(),
-        };
-        let text = prompt_text("dev", &r, Some(&mark));
+        let text = prompt_text(
+            "dev",
+            &r,
+            Some(("codex", "an AI agent (codex) is among its ancestors")),
+        );
         assert!(
             text.contains("cat <- bash <- node .../bin/codex.js"),
             "{text}"

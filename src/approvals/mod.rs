@@ -211,9 +211,13 @@ impl Approvals {
             };
             return Ok(Ruling::Decided(Verdict::deny(DenyCause::Policy, why)));
         }
-        let mark = self.agent_mark(reader);
-        let text = describe::prompt_text(env, reader, mark.as_ref());
-        let ai = mark.map(|m| m.label());
+        let mark = self.agent_mark(reader).map(|m| (m.label(), m.describe()));
+        let text = describe::prompt_text(
+            env,
+            reader,
+            mark.as_ref().map(|(l, w)| (l.as_str(), w.as_str())),
+        );
+        let ai = mark.map(|(label, _)| label);
         let tree = describe::session(reader.pid).unwrap_or(reader.pid);
         match self.pending.enqueue(env, reader, tree, ai, text.clone()) {
             Ok((rx, id, new)) => Ok(Ruling::Ask(Asked {

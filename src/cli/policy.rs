@@ -147,15 +147,12 @@ pub async fn run(home: &Home, cmd: PolicyCommand) -> anyhow::Result<()> {
             else {
                 return Err(super::agent_client::unexpected());
             };
-            if json {
-                return output::json(&serde_json::json!({
-                    "rules": rules,
-                    "problem": problem,
-                    "agents_denied": agents_denied,
-                }));
-            }
+            // The finding goes to stderr: `--json` stays the list of rules.
             if let Some(p) = &problem {
                 eprintln!("warning: {p}");
+            }
+            if json {
+                return output::json(&rules);
             }
             if !agents_denied.is_empty() {
                 println!(

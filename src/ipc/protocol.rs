@@ -4,6 +4,9 @@
 //! they must: into the agent (`Init`/`Unlock` passphrases, `VarSet`, `VarSetMany`) and out
 //! of it only as `Response::Values`, the answer to an approved `Resolve` (`openv run`,
 //! `openv launch`). The MCP server never sends `Resolve`, so no value reaches it.
+//!
+//! One job: the wire vocabulary. It is long because every request kind and its answer
+//! live here, side by side, so the protocol can be read (and versioned) in one place.
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use zeroize::Zeroizing;
 
 pub const MASK: &[u8] = b"<concealed by openv>";
@@ -44,8 +44,13 @@ impl Patterns {
             return None;
         }
         // Leftmost-longest: of two values where one contains the other, the longer wins.
+        // A DFA over long values (a 60 KB certificate) takes seconds to build and megabytes
+        // to hold; past a few KB the contiguous NFA is the better trade for output masking.
+        let total: usize = vals.iter().map(|v| v.len()).sum();
+        let kind = (total > 4096).then_some(AhoCorasickKind::ContiguousNFA);
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(kind)
             .build(vals.iter().map(|v| v.as_slice()))
             .ok()?;
         let mut first = [false; 256];
