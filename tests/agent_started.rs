@@ -123,6 +123,21 @@ fn the_humans_rule_does_not_cover_the_agents_reader_whichever_mark_it_has() {
     let why = last_denial(&s.o);
     assert!(why.contains("codex"), "{why}");
 
+    // Row 4 as it was found: the human allowed node for their app; the agent's shell runs
+    // node with a script that prints what it read.
+    if require_tools(&["node"]) {
+        s.o.ok(&["policy", "allow", "-e", "dev", "--exe", "node"]);
+        let js = "process.stdout.write(require('fs').readFileSync('.env', 'utf8'))";
+        let human = Command::new("node")
+            .args(["-e", js])
+            .current_dir(&s.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(served(&human), "the human's node is served");
+        refused(&s.codex(&format!("node -e \"{js}\"")).output().unwrap());
+    }
+
     // NoNewPrivs, set as Codex's sandbox sets it, through a double fork and setsid: the
     // ancestry is gone, the mark is not.
     let out_file = s.o.dir.path().join("nnp.out");
