@@ -344,6 +344,10 @@ pub struct StatusInfo {
     /// whose value the human did not set (names only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
+    /// Why a reader of a FUSE mount would wait while the agent is stopped (no watchdog),
+    /// and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -53,6 +53,7 @@ pub fn status(st: &mut State) -> Response {
             .vault()
             .map(|v| crate::agent::withheld::report(v))
             .unwrap_or_default(),
+        mount_warning: st.mount_warning.clone(),
     }))
 }
 
