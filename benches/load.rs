@@ -84,11 +84,17 @@ fn main() {
     // What a python reader is served (its own dialect), to compare every read with.
     let want = h.dir.path().join("want.env");
     let got = Command::new(&python)
-        .args(["-c", "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"])
+        .args([
+            "-c",
+            "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())",
+        ])
         .arg(&target)
         .output()
         .expect("python3");
-    assert!(got.status.success() && !got.stdout.is_empty(), "the first read failed");
+    assert!(
+        got.status.success() && !got.stdout.is_empty(),
+        "the first read failed"
+    );
     std::fs::write(&want, &got.stdout).expect("write");
 
     let agent: i32 = String::from_utf8(h.ok(&["status", "--json"]))
@@ -183,7 +189,10 @@ fn main() {
     h.ok(&["unmount", project_str]);
     h.ok(&["agent", "stop"]);
 
-    println!("{readers} readers, {clis} CLI clients, {mcps} MCP sessions at once for {:.1} s", took.as_secs_f64());
+    println!(
+        "{readers} readers, {clis} CLI clients, {mcps} MCP sessions at once for {:.1} s",
+        took.as_secs_f64()
+    );
     println!("| kind | at once | operations | errors | p50 | p99 |");
     println!("|---|---|---|---|---|---|");
     row("FUSE read (python3 open().read())", readers, reads, took);
@@ -242,7 +251,10 @@ fn rss_kib(pid: i32) -> u64 {
 
 fn real_python() -> Option<String> {
     let out = Command::new("python3")
-        .args(["-c", "import os, sys; print(os.path.realpath(sys.executable))"])
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ])
         .output()
         .ok()?;
     let path = String::from_utf8(out.stdout).ok()?.trim().to_owned();
