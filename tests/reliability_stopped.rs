@@ -90,6 +90,15 @@ fn a_reader_of_a_stopped_agent_fails_within_the_bound_and_is_served_after_sigcon
     assert!(shared.is_empty(), "the watchdog holds {shared:?}");
     assert!(ours.iter().any(|t| t == "/dev/fuse"), "{ours:?}");
 
+    // However the test ends, the agent is not left stopped (it could not be stopped
+    // cleanly, and its mount would stay).
+    struct Continue(i32);
+    impl Drop for Continue {
+        fn drop(&mut self) {
+            let _ = kill(Pid::from_raw(self.0), Signal::SIGCONT);
+        }
+    }
+    let _continue = Continue(pid);
     kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
     let t = Instant::now();
     let first = cat(&env);
@@ -152,4 +161,6 @@ fn a_reader_of_a_stopped_agent_fails_within_the_bound_and_is_served_after_sigcon
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A new agent cleans the dead mount and restores it; dropping `o` stops it.
+    o.ok(&["status"]);
 }

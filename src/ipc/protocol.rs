@@ -4,6 +4,9 @@
 //! they must: into the agent (`Init`/`Unlock` passphrases, `VarSet`, `VarSetMany`) and out
 //! of it only as `Response::Values`, the answer to an approved `Resolve` (`openv run`,
 //! `openv launch`). The MCP server never sends `Resolve`, so no value reaches it.
+//!
+//! One job: the wire vocabulary (every request, response and payload type); it is long
+//! because the protocol is, and splitting it would scatter one enum's variants.
 
 use std::path::PathBuf;
 
