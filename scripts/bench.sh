@@ -32,6 +32,9 @@ echo
 OPENV_BENCH_FUSE_ONLY=1 taskset -c 0 \
     cargo bench --locked --quiet -p openv-mount --bench open_read 2>/dev/null | grep -v '^$'
 echo
+echo "## load: readers, CLI clients and MCP sessions at once (docs/reliability.md)"
+cargo bench --locked --quiet --bench load 2>/dev/null | grep -E '^\||at once|RSS'
+echo
 echo "## FUSE read through the agent"
 cargo bench --locked --quiet --bench fuse_read 2>/dev/null | grep -E '^\||^CPUs'
 taskset -c 0 cargo bench --locked --quiet --bench fuse_read 2>/dev/null | grep -E '^\||^CPUs'

@@ -24,6 +24,7 @@ pub fn to_stderr(default_level: &str) {
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter(default_level))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     let _ = if json() {
         b.json().try_init()

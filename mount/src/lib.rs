@@ -206,6 +206,24 @@ impl Mount {
         &self.placement
     }
 
+    /// FUSE: the kernel's number for the mount's connection, the directory
+    /// `/sys/fs/fuse/connections/N` where its waiting requests are counted and where it
+    /// can be aborted. `None` for a FIFO.
+    #[must_use]
+    pub fn fuse_connection(&self) -> Option<u64> {
+        match &self.backend {
+            Some(Backend::Fuse(m)) => m.connection(),
+            _ => None,
+        }
+    }
+
+    /// FUSE: whether the session ended by itself (its connection was aborted, or the file
+    /// was unmounted from outside): the mount serves nothing and must be started again.
+    #[must_use]
+    pub fn session_ended(&self) -> bool {
+        matches!(&self.backend, Some(Backend::Fuse(m)) if m.session_ended())
+    }
+
     /// Opens served and denied so far.
     #[must_use]
     pub fn stats(&self) -> Stats {

@@ -62,7 +62,7 @@ fn canonical(path: &Path) -> PathBuf {
     }
 }
 
-fn mounts_at(path: &Path) -> Vec<procfs::process::MountInfo> {
+pub(crate) fn mounts_at(path: &Path) -> Vec<procfs::process::MountInfo> {
     let point = canonical(path);
     procfs::process::Process::myself()
         .and_then(|p| p.mountinfo())

@@ -23,6 +23,7 @@ pub mod server;
 pub mod state;
 mod surfaces;
 pub mod unit;
+pub mod watchdog;
 mod withheld;
 
 use std::sync::{Arc, Mutex};
@@ -81,6 +82,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let mounts = crate::mount_table::Mounts::new(Arc::new(fast_path.clone()), watcher);
     let state = Arc::new(Mutex::new(State::new(home.clone(), config.clone(), mounts)));
     fast_path.attach(&state);
+    start_watchdog(&home, launch, &config, &state);
     state::with_state(&state, restore::restore_mounts)
         .await
         .context("restoring mounts")?;
@@ -90,6 +92,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     let idle = tokio::spawn(jobs::idle_lock::run(state.clone(), config.idle_lock));
     let backups = tokio::spawn(jobs::backups::run(state.clone(), config.backup_every));
     let team = tokio::spawn(jobs::team_refresh::run(state.clone(), config.team.refresh));
+    let sessions = tokio::spawn(jobs::fuse_sessions::run(state.clone()));
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let shutdown = async move {
@@ -100,6 +103,7 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     };
     server::serve(listener, state.clone(), shutdown).await;
     idle.abort();
+    sessions.abort();
     backups.abort();
     team.abort();
     repairs.abort();
@@ -126,6 +130,32 @@ pub async fn run(home: Home, launch: Launch) -> anyhow::Result<()> {
     drop(lock);
     info!("openv agent stopped");
     Ok(())
+}
+
+/// Starts the watchdog that ends the waits of FUSE readers while we are stopped, after
+/// `request_timeout` (a client's deadline too). Without it `openv status` says why.
+fn start_watchdog(home: &Home, launch: Launch, config: &Config, state: &state::Shared) {
+    let started = watchdog::fusectl::ensure().and_then(|()| {
+        let log = match launch {
+            Launch::Foreground => None,
+            Launch::Daemon => std::fs::OpenOptions::new()
+                .append(true)
+                .open(home.log_file())
+                .ok(),
+        };
+        watchdog::Watchdog::spawn(config.request_timeout, log)
+            .map_err(|e| format!("cannot start the watchdog ({e}): a reader of a stopped agent waits until it continues"))
+    });
+    match started {
+        Ok(w) => {
+            info!(pid = w.pid(), "watchdog started");
+            state::lock(state).mounts.set_watchdog(w);
+        }
+        Err(why) => {
+            tracing::warn!("{why}");
+            state::lock(state).mount_warning = Some(why);
+        }
+    }
 }
 
 fn start(

@@ -66,6 +66,9 @@ pub struct State {
     /// Live clients of the team servers (`requests/team.rs`); dropped on lock.
     pub(crate) remotes: crate::remote::Remotes,
     pub(crate) team_policy: crate::remote::sync::Policy,
+    /// Why a reader of this agent's FUSE mounts would wait while it is stopped (no
+    /// watchdog), for `openv status`.
+    pub(crate) mount_warning: Option<String>,
 }
 
 /// One environment's values and its renderings per reader dialect.
@@ -100,6 +103,7 @@ impl State {
             unlocking: None,
             remotes: crate::remote::Remotes::default(),
             team_policy: config.team,
+            mount_warning: None,
             home,
             config,
             started: Instant::now(),

@@ -29,6 +29,16 @@ enum AgentCommand {
     Install,
     /// Disable and remove the systemd user unit.
     Uninstall,
+    /// Started by the agent: ends the waits of FUSE readers while the agent is stopped.
+    #[command(hide = true)]
+    Watchdog {
+        /// The agent's pid (the watchdog's parent).
+        #[arg(long)]
+        pid: i32,
+        /// How long the agent must have been stopped, in milliseconds.
+        #[arg(long)]
+        after_ms: u64,
+    },
 }
 
 pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
@@ -48,6 +58,10 @@ pub async fn run(home: Home, a: Args) -> anyhow::Result<()> {
         }
         Some(AgentCommand::Install) => super::agent_install::install(&home),
         Some(AgentCommand::Uninstall) => super::agent_install::uninstall(),
+        Some(AgentCommand::Watchdog { pid, after_ms }) => {
+            crate::logging::to_stderr("info");
+            agent::watchdog::run(pid, Duration::from_millis(after_ms))
+        }
         None if a.foreground => {
             crate::clean_env::ensure(home.root())?;
             let launch = if a.daemon {

@@ -35,6 +35,9 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         humantime::format_duration(std::time::Duration::from_secs(s.idle_lock_secs))
     );
     println!("mounts:       {}", s.mounts);
+    if let Some(w) = &s.mount_warning {
+        println!("              warning: {w}");
+    }
     for r in &s.refused_reads {
         println!("refused read: {r}");
     }

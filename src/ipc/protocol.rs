@@ -369,6 +369,10 @@ pub struct StatusInfo {
     /// The policy failed its check against the seal: what was found and what to do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Why a reader of a FUSE mount would wait while the agent is stopped (no watchdog),
+    /// and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

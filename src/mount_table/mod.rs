@@ -69,6 +69,9 @@ pub struct Mounts {
     requests: Arc<dyn OpenHandler>,
     /// Watches the mounts' directories: a FIFO removed, a project file changed.
     watcher: Option<watch::MountWatcher>,
+    /// Told our FUSE connections on every change, so it can end their readers' waits
+    /// while the agent is stopped.
+    watchdog: Option<crate::agent::watchdog::Watchdog>,
 }
 
 impl std::fmt::Debug for Mounts {
@@ -88,6 +91,20 @@ impl Mounts {
             broken: BTreeMap::new(),
             requests,
             watcher,
+            watchdog: None,
+        }
+    }
+
+    /// From now on the watchdog is told our FUSE connections whenever they change.
+    pub fn set_watchdog(&mut self, watchdog: crate::agent::watchdog::Watchdog) {
+        self.watchdog = Some(watchdog);
+        self.tell_watchdog();
+    }
+
+    fn tell_watchdog(&mut self) {
+        let conns = self.fuse_connections();
+        if let Some(w) = self.watchdog.as_mut() {
+            w.tell(conns);
         }
     }
 
@@ -123,6 +140,7 @@ impl Mounts {
                 hints: hints::ProjectHints::resolve(path, watched),
             },
         );
+        self.tell_watchdog();
         Ok(placement)
     }
 
@@ -156,7 +174,9 @@ impl Mounts {
     /// Removes a mount from the table; the caller drops (unmounts) it outside any lock.
     pub fn take(&mut self, path: &Path) -> Option<Mount> {
         self.broken.remove(path);
-        self.active.remove(path).map(|a| a.mount)
+        let taken = self.active.remove(path).map(|a| a.mount);
+        self.tell_watchdog();
+        taken
     }
 
     pub fn take_env(&mut self, env: &str) -> Vec<Mount> {
@@ -171,10 +191,12 @@ impl Mounts {
     }
 
     pub fn take_all(&mut self) -> Vec<Mount> {
-        std::mem::take(&mut self.active)
+        let taken = std::mem::take(&mut self.active)
             .into_values()
             .map(|a| a.mount)
-            .collect()
+            .collect();
+        self.tell_watchdog();
+        taken
     }
 
     pub fn rename_env(&mut self, old: &str, new: &str) {
@@ -208,6 +230,23 @@ impl Mounts {
             let mtime = UNIX_EPOCH + Duration::from_secs(updated_secs.max(0) as u64);
             a.mount.set_content_info(size, mtime.min(SystemTime::now()));
         }
+    }
+
+    /// The kernel's connection numbers of the live FUSE mounts.
+    pub fn fuse_connections(&self) -> Vec<u64> {
+        self.active
+            .values()
+            .filter_map(|a| a.mount.fuse_connection())
+            .collect()
+    }
+
+    /// Paths of FUSE mounts whose session ended by itself (an aborted connection).
+    pub fn ended_sessions(&self) -> Vec<PathBuf> {
+        self.active
+            .iter()
+            .filter(|(_, a)| a.mount.session_ended())
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     pub fn list(&self) -> Vec<MountInfo> {

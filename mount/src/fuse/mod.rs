@@ -1,6 +1,7 @@
 //! FUSE mode: mount, serve on a session thread, unmount.
 
 mod attrs;
+mod connection;
 mod fs;
 mod pending;
 
@@ -59,6 +60,8 @@ pub(crate) struct FuseMount {
     session: Option<JoinHandle<std::io::Result<()>>>,
     watchdog: Arc<Watchdog>,
     attrs: Arc<Attrs>,
+    /// The kernel's connection number (`/sys/fs/fuse/connections/N`), if found.
+    connection: Option<u64>,
 }
 
 impl FuseMount {
@@ -120,8 +123,10 @@ impl FuseMount {
                 .name("openv-fuse".into())
                 .spawn(move || session.run())
         });
+        let connection = connection::of_mount_point(&mount_point);
         let mut mount = FuseMount {
             path: path.to_path_buf(),
+            connection,
             mount_point,
             before,
             layout,
@@ -150,6 +155,18 @@ impl FuseMount {
             Layout::File => Placement::OnFile,
             Layout::Dir { .. } => Placement::InHiddenDir(self.mount_point.clone()),
         }
+    }
+
+    /// The kernel's number for this mount's connection (its `/sys/fs/fuse/connections`
+    /// directory).
+    pub(crate) fn connection(&self) -> Option<u64> {
+        self.connection
+    }
+
+    /// Whether the session thread has ended while the mount was not being stopped: the
+    /// connection was aborted (or the filesystem unmounted from outside).
+    pub(crate) fn session_ended(&self) -> bool {
+        self.session.as_ref().is_some_and(JoinHandle::is_finished)
     }
 
     /// Makes the kernel forget the file's size and mtime: the next stat asks again.

@@ -2,6 +2,7 @@
 //! and aborts them at shutdown.
 
 pub mod backups;
+pub mod fuse_sessions;
 pub mod idle_lock;
 pub mod reaper;
 pub mod repair;

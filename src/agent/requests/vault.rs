@@ -62,6 +62,7 @@ pub fn status(st: &mut State) -> Response {
             .map(|v| crate::agent::withheld::report(v))
             .unwrap_or_default(),
         policy,
+        mount_warning: st.mount_warning.clone(),
     }))
 }
 
