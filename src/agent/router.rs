@@ -224,6 +224,7 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
         } => act(if allow { Human } else { Agent }, move |st| {
             pending::answer(st, id, allow, scope, for_secs, cwd)
         }),
+        Request::AuditVerify => act(Agent, audit::verify),
         Request::McpAudit {
             tool,
             env,

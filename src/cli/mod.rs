@@ -162,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::McpServers(c) => mcp_servers::run(&home, c).await,
         Command::Mcp(a) => mcp::run(home, a).await,
         Command::Hook(c) => hook::run(&home, c).await,
-        Command::Audit(a) => audit::run(&home, a),
+        Command::Audit(a) => audit::run(&home, a).await,
         Command::Agent(a) => agent_cmd::run(home, a).await,
         Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Remote(c) => remote::run(&home, c).await,

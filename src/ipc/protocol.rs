@@ -185,6 +185,9 @@ pub enum Request {
         env: Option<String>,
         client: Option<String>,
     },
+    /// Check the audit log with the key: the chain, every seal, the vault's last seal.
+    /// Needs the vault unlocked.
+    AuditVerify,
     /// An MCP tool call to record in the audit log.
     McpAudit {
         tool: String,
@@ -295,6 +298,7 @@ impl Request {
             Self::VarGenerate { .. } => "var_generate",
             Self::AskValues { .. } => "ask_values",
             Self::Confirm { .. } => "confirm",
+            Self::AuditVerify => "audit_verify",
             Self::McpAudit { .. } => "mcp_audit",
             Self::Resolve { .. } => "resolve",
             Self::RemoteAdd { .. } => "remote_add",
@@ -344,6 +348,10 @@ pub struct StatusInfo {
     /// whose value the human did not set (names only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
+    /// A seal of the audit log found the vault's record of the last seal missing, forged
+    /// or no longer in the log: what was found and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_seal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -384,6 +392,8 @@ pub enum Response {
     },
     Done,
     Status(Box<StatusInfo>),
+    /// Answer to `AuditVerify`.
+    AuditVerified(Box<crate::audit::SealedReport>),
     Environments {
         environments: Vec<EnvInfo>,
     },

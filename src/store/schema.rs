@@ -141,6 +141,11 @@ pub fn migrate(conn: &mut Connection, backups: &Path) -> Result<(), StoreError> 
             tx.execute_batch(V2)?;
         }
         tx.execute_batch(V3)?;
+        // Sealing starts with this version: the first seal may create the audit record.
+        tx.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, '1')",
+            [super::audit_head::UPGRADE_MARK],
+        )?;
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
     }

@@ -97,6 +97,7 @@ impl SqliteVault {
                     rescued: None,
                 };
                 v.seal_new_policy()?;
+                v.seal_new_audit_head()?;
                 Ok(v)
             }
             Err(e) => {

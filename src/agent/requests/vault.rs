@@ -53,6 +53,7 @@ pub fn status(st: &mut State) -> Response {
             .vault()
             .map(|v| crate::agent::withheld::report(v))
             .unwrap_or_default(),
+        audit_seal: st.audit_seal_problem.clone(),
     }))
 }
 
@@ -94,8 +95,9 @@ pub fn unlock(st: &mut State, secret: WireSecret) -> Result<Response, AgentError
 }
 
 pub fn lock(st: &mut State) -> Response {
-    st.lock_vault();
+    // Written before the key goes, so the seal at lock covers it.
     st.audit(Event::new(EventKind::Lock));
+    st.lock_vault();
     tracing::info!("vault locked");
     Response::Done
 }

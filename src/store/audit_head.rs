@@ -1,0 +1,57 @@
+//! The vault's record of the audit log's last seal (`sealed_state` key `audit_head`,
+//! under the audit key), and the mark that a vault was upgraded from before sealing.
+
+use rusqlite::params;
+
+use super::error::StoreError;
+use super::mac_keys::Purpose;
+use super::sealed_state::Record;
+use super::sqlite::SqliteVault;
+use crate::audit::VaultHead;
+use crate::audit::seal::{HEAD_KEY, SealPoint};
+
+/// `meta` key the migration to schema 3 sets: this vault has never been sealed, so its
+/// first seal may create the record instead of reporting it missing.
+pub(crate) const UPGRADE_MARK: &str = "audit_unsealed_upgrade";
+
+impl SqliteVault {
+    /// The last seal as the vault recorded it; needs the vault unlocked.
+    pub fn audit_head(&self) -> Result<VaultHead, StoreError> {
+        Ok(match self.sealed_get(Purpose::Audit, HEAD_KEY)? {
+            Record::Missing => VaultHead::Missing,
+            Record::Forged => VaultHead::Forged,
+            Record::Valid(v) => SealPoint::from_json(&v).map_or(VaultHead::Forged, VaultHead::Sealed),
+        })
+    }
+
+    pub fn put_audit_head(&self, point: &SealPoint) -> Result<(), StoreError> {
+        self.sealed_put(Purpose::Audit, HEAD_KEY, &point.to_json())
+    }
+
+    /// Whether this vault was upgraded from before sealing and has not been sealed yet;
+    /// the mark is removed by [`Self::put_first_audit_head`].
+    pub fn audit_never_sealed(&self) -> Result<bool, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM meta WHERE key = ?1",
+            params![UPGRADE_MARK],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The first record of an upgraded vault, and the end of its upgrade mark, in one
+    /// transaction.
+    pub fn put_first_audit_head(&mut self, point: &SealPoint) -> Result<(), StoreError> {
+        let mac = self.mac_key(Purpose::Audit)?;
+        let tx = self.conn_mut().transaction()?;
+        super::sealed_state::put_with(&tx, &mac, HEAD_KEY, &point.to_json())?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", params![UPGRADE_MARK])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A new vault starts sealed, so a removed record is always noticed.
+    pub(crate) fn seal_new_audit_head(&self) -> Result<(), StoreError> {
+        self.put_audit_head(&SealPoint::genesis())
+    }
+}
