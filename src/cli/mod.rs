@@ -109,7 +109,7 @@ pub enum Command {
     /// Checks for AI agents' hooks (e.g. `openv hook check-env`).
     #[command(subcommand)]
     Hook(hook::HookCommand),
-    /// Read the audit log (`openv audit verify` checks its hash chain).
+    /// Read the audit log (`openv audit verify` checks its chain and seals).
     Audit(audit::Args),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
