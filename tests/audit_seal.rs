@@ -127,7 +127,12 @@ fn truncated_and_shortened_logs_are_reported() {
     let path = log_path(&o);
     let text = std::fs::read_to_string(&path).unwrap();
     let all = lines(&path);
-    let last_seal = all.iter().rev().find(|l| l["kind"] == "seal").map(seq).unwrap();
+    let last_seal = all
+        .iter()
+        .rev()
+        .find(|l| l["kind"] == "seal")
+        .map(seq)
+        .unwrap();
 
     // Shortened: every line from the last seal on cut at a line boundary.
     let keep = (last_seal - all.first().map(seq).unwrap()) as usize;
@@ -144,7 +149,10 @@ fn truncated_and_shortened_logs_are_reported() {
     // Truncated: cut in the middle of a line.
     std::fs::write(&path, &text.as_bytes()[..text.len() / 2]).unwrap();
     let err = o.err(&["audit", "verify"]);
-    assert!(err.contains("NOT intact") && err.contains("cut short"), "{err}");
+    assert!(
+        err.contains("NOT intact") && err.contains("cut short"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -158,7 +166,9 @@ fn a_removed_or_forged_seal_record_is_reported() {
         let c = rusqlite::Connection::open(&vault).unwrap();
         c.execute(q, []).unwrap();
     };
-    sql("UPDATE sealed_state SET value = replace(value, '\"seq\":', '\"seq\":1') WHERE key = 'audit_head'");
+    sql(
+        "UPDATE sealed_state SET value = replace(value, '\"seq\":', '\"seq\":1') WHERE key = 'audit_head'",
+    );
     let err = o.err(&["audit", "verify"]);
     assert!(err.contains("does not verify"), "{err}");
 
@@ -193,7 +203,10 @@ fn a_removed_rotated_file_is_reported() {
     assert!(first.exists(), "no rotation");
     std::fs::remove_file(first).unwrap();
     let err = o.err(&["audit", "verify"]);
-    assert!(err.contains("removed") && err.contains("NOT intact"), "{err}");
+    assert!(
+        err.contains("removed") && err.contains("NOT intact"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -201,7 +214,10 @@ fn events_while_locked_are_sealed_at_unlock_and_across_a_restart() {
     let o = Openv::new();
     o.ok(&["lock"]);
     let err = o.err(&["audit", "verify"]);
-    assert!(err.contains("locked") && err.contains("openv unlock"), "{err}");
+    assert!(
+        err.contains("locked") && err.contains("openv unlock"),
+        "{err}"
+    );
     for i in 0..5 {
         o.call(&Request::McpAudit {
             tool: "list_environments".into(),

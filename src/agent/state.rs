@@ -44,6 +44,12 @@ pub async fn with_state<T: Send + 'static>(
 pub struct State {
     pub(crate) home: Home,
     pub(crate) config: Config,
+    /// `config.toml` as read, widening values already ignored: what the human's sealed
+    /// settings are applied over (`apply_settings`).
+    pub(crate) file_config: Config,
+    /// The sealed settings record did not verify, was removed, or holds a value no longer
+    /// accepted: what was found, for `openv status`.
+    pub(crate) settings_problem: Option<String>,
     pub(crate) started: Instant,
     pub(crate) vault: Option<SqliteVault>,
     /// Last request that used or changed the vault; the idle lock counts from here.
@@ -77,6 +83,9 @@ pub(crate) type Rendered = crate::render::cache::Renderings;
 
 impl State {
     pub fn new(home: Home, config: Config, mounts: Mounts) -> Self {
+        for ignored in &config.ignored {
+            tracing::warn!("{ignored}");
+        }
         let approvals = Approvals::new(
             Settings {
                 mode: config.prompt,
@@ -106,6 +115,8 @@ impl State {
             remotes: crate::remote::Remotes::default(),
             team_policy: config.team,
             home,
+            file_config: config.clone(),
+            settings_problem: None,
             config,
             started: Instant::now(),
             vault: None,
@@ -196,6 +207,66 @@ impl State {
         if unlock || log.seal_due() {
             self.seal_audit(if unlock { "unlock" } else { "interval" });
         }
+        if unlock {
+            // Every unlock (a request, a read's prompt, the start) passes here.
+            self.apply_settings();
+        }
+    }
+
+    /// Makes the effective settings the human's sealed values over the (tightened) file;
+    /// a record that does not verify or was removed is not used, and is reported.
+    pub(crate) fn apply_settings(&mut self) {
+        use crate::security_settings::{HumanSettings, RECORD_KEY, effective};
+        use crate::store::mac_keys::Purpose;
+        use crate::store::sealed_state::Record;
+        let Some(v) = self.unlocked_vault() else {
+            return;
+        };
+        let fix = "the built-in defaults and the tightening values of config.toml apply; the human sets values again with `openv config set KEY VALUE`";
+        let (human, problem) = match v.sealed_get(Purpose::Settings, RECORD_KEY) {
+            Ok(Record::Valid(json)) => match serde_json::from_str::<HumanSettings>(&json) {
+                Ok(h) => (h, None),
+                Err(_) => (
+                    HumanSettings::new(),
+                    Some(format!("the sealed settings record cannot be read: {fix}")),
+                ),
+            },
+            Ok(Record::Forged) => (
+                HumanSettings::new(),
+                Some(format!(
+                    "the settings record in the vault does not verify (edited or forged), so it is ignored: {fix}"
+                )),
+            ),
+            Ok(Record::Missing) => (
+                HumanSettings::new(),
+                Some(format!(
+                    "the settings record was removed from the vault (or the vault predates sealed settings): {fix}"
+                )),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the sealed settings");
+                return;
+            }
+        };
+        let (cfg, mut problems) = effective(&self.file_config, &human);
+        problems.extend(problem);
+        for p in &problems {
+            tracing::warn!("{p}");
+        }
+        self.settings_problem = (!problems.is_empty()).then(|| problems.join("; "));
+        self.set_config(cfg);
+    }
+
+    /// Puts `cfg` in force: the idle lock, and the approvals' prompt settings.
+    pub(crate) fn set_config(&mut self, cfg: Config) {
+        let s = &mut self.approvals.settings;
+        s.mode = cfg.prompt;
+        s.timeout = cfg.prompt_timeout;
+        s.scope = cfg.prompt_scope;
+        s.exe_ttl = cfg.exe_grant;
+        s.ai_agents = cfg.ai_agents.clone();
+        self.approvals.pending.limit = cfg.prompt_rate_limit;
+        self.config = cfg;
     }
 
     /// Appends a seal line and moves the vault's record of the last seal to it, when the

@@ -95,7 +95,7 @@ impl AuditLog {
     /// Appends a seal line (`why`: what caused it) tagged with the audit key `mac`, and
     /// returns where it is, for the vault to keep.
     pub fn seal(&mut self, mac: &MacKey, why: &str) -> Result<SealPoint, AuditError> {
-        let mut event = Event::new(super::EventKind::Seal).detail(why);
+        let mut event = Event::new(super::event::EventKind::Seal).detail(why);
         event.tag = Some(seal::tag(mac, self.next_seq, &self.prev));
         let (record, offset) = self.write(event)?;
         self.unsealed = 0;

@@ -124,7 +124,10 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
     let mut attempts = 0;
     loop {
         let before = files::snapshot(dir).map_err(io_err)?;
-        let result = verify_files(before.iter().map(|(p, _)| p.as_path()), &mut Walk::default());
+        let result = verify_files(
+            before.iter().map(|(p, _)| p.as_path()),
+            &mut Walk::default(),
+        );
         match result {
             Err(_) if attempts < 3 && files::snapshot(dir).map_err(io_err)? != before => {
                 attempts += 1;

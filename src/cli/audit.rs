@@ -63,9 +63,9 @@ async fn verify(home: &Home) -> anyhow::Result<()> {
         _ => return Err(super::agent_client::unexpected()),
     };
     if r.problems.is_empty() {
-        let sealed = r
-            .sealed_to
-            .map_or("no seal yet".to_string(), |s| format!("sealed up to seq {s}"));
+        let sealed = r.sealed_to.map_or("no seal yet".to_string(), |s| {
+            format!("sealed up to seq {s}")
+        });
         println!(
             "audit log intact: {} events in {} file(s), {sealed} ({} seal(s)); {} event(s) after it not yet sealed",
             r.events, r.files, r.seals, r.unsealed

@@ -10,9 +10,7 @@ use super::sqlite::SqliteVault;
 use crate::audit::VaultHead;
 use crate::audit::seal::{HEAD_KEY, SealPoint};
 
-/// `meta` key the migration to schema 3 sets: this vault has never been sealed, so its
-/// first seal may create the record instead of reporting it missing.
-pub(crate) const UPGRADE_MARK: &str = "audit_unsealed_upgrade";
+use super::schema::AUDIT_UPGRADE_MARK as UPGRADE_MARK;
 
 impl SqliteVault {
     /// The last seal as the vault recorded it; needs the vault unlocked.
@@ -20,7 +18,9 @@ impl SqliteVault {
         Ok(match self.sealed_get(Purpose::Audit, HEAD_KEY)? {
             Record::Missing => VaultHead::Missing,
             Record::Forged => VaultHead::Forged,
-            Record::Valid(v) => SealPoint::from_json(&v).map_or(VaultHead::Forged, VaultHead::Sealed),
+            Record::Valid(v) => {
+                SealPoint::from_json(&v).map_or(VaultHead::Forged, VaultHead::Sealed)
+            }
         })
     }
 

@@ -98,6 +98,12 @@ impl SqliteVault {
                 };
                 v.seal_new_policy()?;
                 v.seal_new_audit_head()?;
+                // An empty record, so a removed one is always noticed.
+                v.sealed_put(
+                    super::mac_keys::Purpose::Settings,
+                    super::mac_keys::SETTINGS_KEY,
+                    "{}",
+                )?;
                 Ok(v)
             }
             Err(e) => {

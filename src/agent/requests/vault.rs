@@ -54,6 +54,13 @@ pub fn status(st: &mut State) -> Response {
             .map(|v| crate::agent::withheld::report(v))
             .unwrap_or_default(),
         audit_seal: st.audit_seal_problem.clone(),
+        settings_warnings: st
+            .file_config
+            .ignored
+            .iter()
+            .cloned()
+            .chain(st.settings_problem.clone())
+            .collect(),
     }))
 }
 
