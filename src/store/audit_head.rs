@@ -1,11 +1,13 @@
 //! The vault's record of the audit log's last seal (`sealed_state` key `audit_head`,
-//! under the audit key), and the mark that a vault was upgraded from before sealing.
+//! under the audit key), the mark that a vault was upgraded from before sealing, and the
+//! sealed records a new vault starts with.
 
 use rusqlite::params;
 
 use super::error::StoreError;
-use super::mac_keys::Purpose;
+use super::mac_keys::{Purpose, SETTINGS_KEY};
 use super::sealed_state::Record;
+use super::sealed_state::put_with;
 use super::sqlite::SqliteVault;
 use crate::audit::VaultHead;
 use crate::audit::seal::{HEAD_KEY, SealPoint};
@@ -44,14 +46,21 @@ impl SqliteVault {
     pub fn put_first_audit_head(&mut self, point: &SealPoint) -> Result<(), StoreError> {
         let mac = self.mac_key(Purpose::Audit)?;
         let tx = self.conn_mut().transaction()?;
-        super::sealed_state::put_with(&tx, &mac, HEAD_KEY, &point.to_json())?;
+        put_with(&tx, &mac, HEAD_KEY, &point.to_json())?;
         tx.execute("DELETE FROM meta WHERE key = ?1", params![UPGRADE_MARK])?;
         tx.commit()?;
         Ok(())
     }
 
-    /// A new vault starts sealed, so a removed record is always noticed.
-    pub(crate) fn seal_new_audit_head(&self) -> Result<(), StoreError> {
-        self.put_audit_head(&SealPoint::genesis())
+    /// The records a new vault starts with, in one transaction, so a removed record is
+    /// always noticed: the audit head at seq 0 and an empty settings record.
+    pub(crate) fn seal_new_records(&mut self) -> Result<(), StoreError> {
+        let audit = self.mac_key(Purpose::Audit)?;
+        let settings = self.mac_key(Purpose::Settings)?;
+        let tx = self.conn_mut().transaction()?;
+        put_with(&tx, &audit, HEAD_KEY, &SealPoint::genesis().to_json())?;
+        put_with(&tx, &settings, SETTINGS_KEY, "{}")?;
+        tx.commit()?;
+        Ok(())
     }
 }

@@ -88,7 +88,7 @@ impl SqliteVault {
         })();
         match made {
             Ok((conn, guard)) => {
-                let v = Self {
+                let mut v = Self {
                     path: path.to_owned(),
                     conn,
                     vault_id,
@@ -97,13 +97,7 @@ impl SqliteVault {
                     rescued: None,
                 };
                 v.seal_new_policy()?;
-                v.seal_new_audit_head()?;
-                // An empty record, so a removed one is always noticed.
-                v.sealed_put(
-                    super::mac_keys::Purpose::Settings,
-                    super::mac_keys::SETTINGS_KEY,
-                    "{}",
-                )?;
+                v.seal_new_records()?;
                 Ok(v)
             }
             Err(e) => {
