@@ -7,7 +7,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::stats::{pct, us, verdict};
-use openv::audit::{AuditLog, Decision, Event, EventKind, Filter, query, verify};
+use openv::audit::seal::SEAL_EVERY_EVENTS;
+use openv::audit::{
+    AuditLog, Decision, Event, EventKind, Filter, VaultHead, query, verify, verify_sealed,
+};
+use openv::store::crypto::VaultKey;
+use openv::store::mac_keys::{MacKey, Purpose};
 
 const EVENTS: usize = 10_000;
 // Small enough that the run rotates a few times, so rotation is part of the figures.
@@ -93,5 +98,60 @@ fn main() {
     println!(
         "| query: last 50 denials | {:.1} ms | |",
         query_time.as_secs_f64() * 1e3
+    );
+    sealed(&times);
+}
+
+/// The same appends with a seal every `SEAL_EVERY_EVENTS`, then the keyed verify; the
+/// unsealed run above, in the same process, is the baseline.
+fn sealed(baseline: &[Duration]) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("audit");
+    let mac = MacKey::derive(&VaultKey::generate(), "bench", Purpose::Audit);
+    let mut log = AuditLog::open(&dir, MAX_FILE_BYTES).expect("open audit log");
+    let mut times = Vec::with_capacity(EVENTS);
+    let mut seals = Vec::new();
+    let mut last = None;
+    for i in 0..EVENTS {
+        let e = event(i);
+        let t = Instant::now();
+        log.append(e).expect("append");
+        times.push(t.elapsed());
+        if (i as u64 + 1).is_multiple_of(SEAL_EVERY_EVENTS) {
+            let t = Instant::now();
+            last = Some(log.seal(&mac, "interval").expect("seal"));
+            seals.push(t.elapsed());
+        }
+    }
+    drop(log);
+    times.sort();
+    seals.sort();
+    let head = VaultHead::Sealed(last.expect("a seal"));
+    let t = Instant::now();
+    let report = verify_sealed(&dir, &mac, &head).expect("verify");
+    let verify_time = t.elapsed();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    println!();
+    println!(
+        "| sealed audit log ({EVENTS} events + {} seals, {} files) | figure | baseline (unsealed, same run) | target |",
+        seals.len(),
+        report.files
+    );
+    println!("|---|---|---|---|");
+    let median = pct(&times, 50);
+    println!(
+        "| append, median | {:.1} µs | {:.1} µs | < 50 µs {} |",
+        us(median),
+        us(pct(baseline, 50)),
+        verdict(median < Duration::from_micros(50))
+    );
+    println!(
+        "| seal line (HMAC + append; the vault write is apart), median | {:.1} µs | | |",
+        us(pct(&seals, 50))
+    );
+    println!(
+        "| keyed verify (chain + every seal + the vault's last seal) | {:.1} ms | | < 1 s {} |",
+        verify_time.as_secs_f64() * 1e3,
+        verdict(verify_time < Duration::from_secs(1))
     );
 }

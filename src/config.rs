@@ -56,6 +56,29 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `[team]`: the cache of shared environments (ttl, refresh, stale, max_stale).
     pub team: crate::remote::sync::Policy,
+    /// Security settings the file tried to widen: what was ignored and how the human
+    /// sets it (filled by `security_settings::tighten_file`, which the agent runs).
+    pub ignored: Vec<String>,
+    /// Where each security setting that is not the default came from.
+    pub sources: std::collections::BTreeMap<String, Source>,
+}
+
+/// Where an effective security setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    Human,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::File => "config.toml",
+            Self::Human => "set by you",
+        }
+    }
 }
 
 impl Default for Config {
@@ -77,6 +100,8 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             team: crate::remote::sync::Policy::default(),
+            ignored: Vec::new(),
+            sources: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -44,3 +44,4 @@ pub(crate) mod mount_table;
 pub(crate) mod project;
 pub(crate) mod registry;
 pub(crate) mod run;
+pub(crate) mod security_settings;

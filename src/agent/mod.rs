@@ -172,7 +172,9 @@ fn start(
         Launch::Daemon => crate::logging::to_file(&home.log_file())
             .with_context(|| format!("cannot open log file {}", home.log_file().display()))?,
     }
-    let config = Config::load_with_env(&home.config())?;
+    let mut config = Config::load_with_env(&home.config())?;
+    // Widening security settings in the file are not used (only the human widens).
+    crate::security_settings::tighten_file(&mut config);
     let lock = pidlock::acquire(home)?;
     // We hold the lock, so a socket file left behind is stale: replace it.
     let _ = std::fs::remove_file(home.socket());

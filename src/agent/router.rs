@@ -7,7 +7,8 @@ use futures::future::BoxFuture;
 use super::error::AgentError;
 use super::provenance;
 use super::requests::{
-    audit, backups, consent, environments, mounts, pending, policy, team, variables, vault,
+    audit, backups, consent, environments, mounts, pending, policy, settings, team, variables,
+    vault,
 };
 use super::state::{Shared, State, lock};
 use crate::ipc::protocol::{ErrorCode, Request, Response};
@@ -108,6 +109,7 @@ pub fn widens(req: &Request) -> &'static str {
         Request::Resolve { .. } => "running without output masking",
         Request::Restore { .. } => "restoring the vault from a copy",
         Request::RemoteAdd { .. } => "adding a team remote",
+        Request::ConfigSet { .. } => "a security setting (`openv config set`)",
         Request::VarSet { .. }
         | Request::VarSetMany { .. }
         | Request::VarGenerate { .. }
@@ -235,6 +237,9 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
         } => act(if allow { Human } else { Agent }, move |st| {
             pending::answer(st, id, allow, scope, for_secs, cwd)
         }),
+        Request::AuditVerify => act(Agent, audit::verify),
+        Request::ConfigList => look(Agent, |st| Ok(settings::list(st))),
+        Request::ConfigSet { key, value } => act(Human, move |st| settings::set(st, key, value)),
         Request::McpAudit {
             tool,
             env,

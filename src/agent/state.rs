@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::approvals::{Approvals, Settings};
-use crate::audit::{AuditLog, Event, EventKind};
+use crate::audit::{AuditLog, Event, EventKind, VaultHead};
 use crate::config::Config;
 use crate::mount_table::Mounts;
 use crate::paths::Home;
@@ -44,6 +44,12 @@ pub async fn with_state<T: Send + 'static>(
 pub struct State {
     pub(crate) home: Home,
     pub(crate) config: Config,
+    /// `config.toml` as read, widening values already ignored: what the human's sealed
+    /// settings are applied over (`apply_settings`).
+    pub(crate) file_config: Config,
+    /// The sealed settings record did not verify, was removed, or holds a value no longer
+    /// accepted: what was found, for `openv status`.
+    pub(crate) settings_problem: Option<String>,
     pub(crate) started: Instant,
     pub(crate) vault: Option<SqliteVault>,
     /// Last request that used or changed the vault; the idle lock counts from here.
@@ -51,6 +57,10 @@ pub struct State {
     pub(crate) mounts: Mounts,
     pub(crate) approvals: Approvals,
     audit: Option<AuditLog>,
+    /// Set when a seal found the vault's record of the last seal missing, forged, or no
+    /// longer in the log: the record is then left as it is (so the evidence stays) and
+    /// `openv status` says so.
+    pub(crate) audit_seal_problem: Option<String>,
     /// Rendered environments served by mounts, kept only while unlocked and dropped
     /// (zeroized) on any change to that environment, so a hot read skips SQLite and the
     /// decryption of every value.
@@ -76,6 +86,9 @@ pub(crate) type Rendered = crate::render::cache::Renderings;
 
 impl State {
     pub fn new(home: Home, config: Config, mounts: Mounts) -> Self {
+        for ignored in &config.ignored {
+            tracing::warn!("{ignored}");
+        }
         let approvals = Approvals::new(
             Settings {
                 mode: config.prompt,
@@ -97,6 +110,7 @@ impl State {
         Self {
             approvals,
             audit,
+            audit_seal_problem: None,
             rendered: HashMap::new(),
             unreadable: HashMap::new(),
             refused_reads: std::collections::VecDeque::new(),
@@ -105,6 +119,8 @@ impl State {
             team_policy: config.team,
             mount_warning: None,
             home,
+            file_config: config.clone(),
+            settings_problem: None,
             config,
             started: Instant::now(),
             vault: None,
@@ -139,20 +155,27 @@ impl State {
         self.last_used = Instant::now();
     }
 
-    /// Locks if the vault has been idle for longer than the configured time.
+    /// Locks if the vault has been idle for longer than the configured time; otherwise
+    /// seals the audit log when a seal is due by time (this runs on the idle job's tick).
     pub fn lock_if_idle(&mut self) -> bool {
         let idle = self.last_used.elapsed() >= self.config.idle_lock;
         if !(idle && self.unlocked_vault().is_some()) {
+            if self.audit.as_ref().is_some_and(AuditLog::seal_due) {
+                self.seal_audit("interval");
+            }
             return false;
         }
-        self.lock_vault();
         self.audit(Event::new(EventKind::Lock).detail("idle timeout"));
+        self.lock_vault();
         true
     }
 
-    /// Wipes the key and ends every grant and pending request; the audit lines so far are
-    /// forced to disk.
+    /// Wipes the key and ends every grant and pending request; the audit log is sealed
+    /// first (while the key is there) and forced to disk.
     pub fn lock_vault(&mut self) {
+        if self.audit.as_ref().is_some_and(AuditLog::has_unsealed) {
+            self.seal_audit("lock");
+        }
         if let Some(v) = self.vault.as_mut() {
             v.lock();
         }
@@ -182,18 +205,144 @@ impl State {
     }
 
     /// Appends to the audit log; a failure is reported in the agent log, never fatal.
+    /// An unlock seals at once (covering what was written while locked); otherwise a seal
+    /// follows every `SEAL_EVERY_EVENTS` events or `SEAL_EVERY`.
     pub fn audit(&mut self, event: Event) {
         // A broken policy found while deciding is recorded before what it affected.
         for alert in self.approvals.take_policy_alerts() {
-            let found = Event::new(crate::audit::EventKind::RuleChange)
+            let found = Event::new(EventKind::RuleChange)
                 .decision(crate::audit::Decision::Denied)
                 .detail(alert);
             if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(found)) {
                 tracing::error!(error = %e, "audit append failed");
             }
         }
-        if let Some(Err(e)) = self.audit.as_mut().map(|a| a.append(event)) {
+        let unlock = event.kind == EventKind::Unlock;
+        let Some(log) = self.audit.as_mut() else {
+            return;
+        };
+        if let Err(e) = log.append(event) {
             tracing::error!(error = %e, "audit append failed");
+            return;
+        }
+        if unlock || log.seal_due() {
+            self.seal_audit(if unlock { "unlock" } else { "interval" });
+        }
+        if unlock {
+            // Every unlock (a request, a read's prompt, the start) passes here.
+            self.apply_settings();
+        }
+    }
+
+    /// Makes the effective settings the human's sealed values over the (tightened) file;
+    /// a record that does not verify or was removed is not used, and is reported.
+    pub(crate) fn apply_settings(&mut self) {
+        use crate::security_settings::{HumanSettings, RECORD_KEY, effective};
+        use crate::store::mac_keys::Purpose;
+        use crate::store::sealed_state::Record;
+        let Some(v) = self.unlocked_vault() else {
+            return;
+        };
+        let fix = "the built-in defaults and the tightening values of config.toml apply; the human sets values again with `openv config set KEY VALUE`";
+        let (human, problem) = match v.sealed_get(Purpose::Settings, RECORD_KEY) {
+            Ok(Record::Valid(json)) => match serde_json::from_str::<HumanSettings>(&json) {
+                Ok(h) => (h, None),
+                Err(_) => (
+                    HumanSettings::new(),
+                    Some(format!("the sealed settings record cannot be read: {fix}")),
+                ),
+            },
+            Ok(Record::Forged) => (
+                HumanSettings::new(),
+                Some(format!(
+                    "the settings record in the vault does not verify (edited or forged), so it is ignored: {fix}"
+                )),
+            ),
+            Ok(Record::Missing) => (
+                HumanSettings::new(),
+                Some(format!(
+                    "the settings record was removed from the vault (or the vault predates sealed settings): {fix}"
+                )),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the sealed settings");
+                return;
+            }
+        };
+        let (cfg, mut problems) = effective(&self.file_config, &human);
+        problems.extend(problem);
+        for p in &problems {
+            tracing::warn!("{p}");
+        }
+        self.settings_problem = (!problems.is_empty()).then(|| problems.join("; "));
+        self.set_config(cfg);
+    }
+
+    /// Puts `cfg` in force: the idle lock, and the approvals' prompt settings.
+    pub(crate) fn set_config(&mut self, cfg: Config) {
+        let s = &mut self.approvals.settings;
+        s.mode = cfg.prompt;
+        s.timeout = cfg.prompt_timeout;
+        s.scope = cfg.prompt_scope;
+        s.exe_ttl = cfg.exe_grant;
+        s.ai_agents = cfg.ai_agents.clone();
+        self.approvals.pending.limit = cfg.prompt_rate_limit;
+        self.config = cfg;
+    }
+
+    /// Appends a seal line and moves the vault's record of the last seal to it, when the
+    /// vault is unlocked. The record moves only if what it named is still in the log: a
+    /// record missing, forged, or naming a seal the log lost is left for `openv audit
+    /// verify` to report.
+    pub(crate) fn seal_audit(&mut self, why: &str) {
+        let (Some(vault), Some(log)) = (
+            self.vault.as_mut().filter(|v| v.is_unlocked()),
+            self.audit.as_mut(),
+        ) else {
+            return;
+        };
+        let sealed = (|| -> Result<Option<String>, String> {
+            let mac = vault
+                .mac_key(crate::store::mac_keys::Purpose::Audit)
+                .map_err(|e| e.to_string())?;
+            let recorded = vault.audit_head().map_err(|e| e.to_string())?;
+            let point = log.seal(&mac, why).map_err(|e| e.to_string())?;
+            let problem = match recorded {
+                VaultHead::Sealed(p) => match crate::audit::seal::holds(log.dir(), &p) {
+                    Ok(true) => None,
+                    Ok(false) => Some(format!(
+                        "the audit log no longer holds the last seal the vault recorded (seq {}): it was shortened or rewritten",
+                        p.seq
+                    )),
+                    Err(e) => return Err(e.to_string()),
+                },
+                VaultHead::Missing if vault.audit_never_sealed().map_err(|e| e.to_string())? => {
+                    vault.put_first_audit_head(&point).map_err(|e| e.to_string())?;
+                    tracing::info!("first seal of the audit log of a vault made before sealing");
+                    return Ok(None);
+                }
+                VaultHead::Missing => Some(
+                    "the vault's record of the audit log's last seal was removed".to_string(),
+                ),
+                VaultHead::Forged => Some(
+                    "the vault's record of the audit log's last seal does not verify (edited or forged)"
+                        .to_string(),
+                ),
+            };
+            if problem.is_none() {
+                vault.put_audit_head(&point).map_err(|e| e.to_string())?;
+            }
+            Ok(problem)
+        })();
+        match sealed {
+            Ok(None) => {}
+            Ok(Some(problem)) => {
+                if self.audit_seal_problem.is_none() {
+                    tracing::error!(problem = %problem, "audit seal: run `openv audit verify`");
+                }
+                self.audit_seal_problem = Some(format!("{problem}: run `openv audit verify`"));
+            }
+            Err(e) => tracing::error!(error = %e, "audit seal failed"),
         }
     }
 }

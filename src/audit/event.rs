@@ -43,6 +43,8 @@ pub enum EventKind {
     /// A shared environment was fetched, refreshed, written, purged, served stale, or a
     /// write met a conflict.
     Team,
+    /// A seal of the chain: `tag` vouches for every line before it (see `seal.rs`).
+    Seal,
 }
 
 /// The outcome of a decision.
@@ -89,6 +91,10 @@ pub struct Event {
     /// Short explanation written by openv (never text derived from a value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// On a `seal` line only: hex HMAC (the vault's audit key) over this line's `seq`
+    /// and `prev`. Not a value: a tag made by openv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 impl Event {
@@ -106,6 +112,7 @@ impl Event {
             cid: None,
             client: None,
             detail: None,
+            tag: None,
         }
     }
 

@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -13,6 +13,8 @@ use super::chain::{GENESIS, SeqOnly, line_hash};
 use super::error::AuditError;
 use super::event::{Event, Record};
 use super::files::{self, CURRENT};
+use super::seal::{self, SEAL_EVERY, SEAL_EVERY_EVENTS, SealPoint};
+use crate::store::mac_keys::MacKey;
 
 /// The writer of one audit directory.
 ///
@@ -38,6 +40,9 @@ pub struct AuditLog {
     prev: String,
     next_rotated: u64,
     line: Vec<u8>,
+    /// Lines appended since the last seal (at open: unknown, so one is assumed).
+    unsealed: u64,
+    last_seal: Instant,
     /// A second writer would fork the chain; held for the life of the log.
     _lock: Flock<File>,
 }
@@ -71,14 +76,56 @@ impl AuditLog {
             prev: GENESIS.to_string(),
             next_rotated: 1,
             line: Vec::with_capacity(1024),
+            unsealed: 0,
+            last_seal: Instant::now(),
             _lock: lock,
         };
         log.resume()?;
+        log.unsealed = u64::from(log.next_seq > 1);
         Ok(log)
     }
 
     /// Appends one event and returns the record as written.
     pub fn append(&mut self, event: Event) -> Result<Record, AuditError> {
+        let (record, _) = self.write(event)?;
+        self.unsealed += 1;
+        Ok(record)
+    }
+
+    /// Appends a seal line (`why`: what caused it) tagged with the audit key `mac`, and
+    /// returns where it is, for the vault to keep.
+    pub fn seal(&mut self, mac: &MacKey, why: &str) -> Result<SealPoint, AuditError> {
+        let mut event = Event::new(super::event::EventKind::Seal).detail(why);
+        event.tag = Some(seal::tag(mac, self.next_seq, &self.prev));
+        let (record, offset) = self.write(event)?;
+        self.unsealed = 0;
+        self.last_seal = Instant::now();
+        Ok(SealPoint {
+            seq: record.seq,
+            head: record.prev,
+            file: CURRENT.to_string(),
+            offset,
+        })
+    }
+
+    /// Whether a seal is due: enough lines, or lines waiting long enough.
+    pub fn seal_due(&self) -> bool {
+        self.unsealed >= SEAL_EVERY_EVENTS
+            || (self.unsealed > 0 && self.last_seal.elapsed() >= SEAL_EVERY)
+    }
+
+    /// Whether any line was appended since the last seal.
+    pub fn has_unsealed(&self) -> bool {
+        self.unsealed > 0
+    }
+
+    /// The audit directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes one line; returns the record and the line's offset in `audit.jsonl`.
+    fn write(&mut self, event: Event) -> Result<(Record, u64), AuditError> {
         if self.file.is_none() {
             self.resume()?;
         }
@@ -105,10 +152,11 @@ impl AuditLog {
             self.file = None;
             return Err(AuditError::io("append to", &self.dir.join(CURRENT), e));
         }
+        let offset = self.size;
         self.size += len;
         self.next_seq += 1;
         self.prev = line_hash(&self.line);
-        Ok(record)
+        Ok((record, offset))
     }
 
     /// Forces the lines written so far to disk (for example before locking the vault or

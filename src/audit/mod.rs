@@ -36,6 +36,8 @@ mod event;
 mod files;
 mod log;
 mod query;
+pub mod seal;
+mod sealed_verify;
 mod verify;
 
 pub use chain::GENESIS;
@@ -43,6 +45,7 @@ pub use error::AuditError;
 pub use event::{Decision, Event, EventKind, Record};
 pub use log::AuditLog;
 pub use query::{Filter, query};
+pub use sealed_verify::{SealedReport, VaultHead, verify_sealed};
 pub use verify::{Location, VerifyError, VerifyReport, verify};
 
 #[cfg(test)]

@@ -527,3 +527,44 @@ fn query_limit_reaches_across_rotated_files() {
     let seqs: Vec<u64> = last.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [7, 9, 11, 13, 15, 17, 19, 21, 23]);
 }
+
+mod sealing {
+    use super::*;
+    use crate::store::crypto::VaultKey;
+    use crate::store::mac_keys::{MacKey, Purpose};
+
+    fn key() -> MacKey {
+        MacKey::derive(&VaultKey::generate(), "v", Purpose::Audit)
+    }
+
+    #[test]
+    fn a_seal_vouches_for_the_lines_before_it_and_not_with_another_key() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let dir = t.path().join("a");
+        let mac = key();
+        let mut log = AuditLog::open(&dir, 1 << 20).expect("open");
+        for _ in 0..3 {
+            log.append(Event::new(EventKind::Read)).expect("append");
+        }
+        let point = log.seal(&mac, "test").expect("seal");
+        assert_eq!(point.seq, 4);
+        log.append(Event::new(EventKind::Read)).expect("append");
+        assert!(seal::holds(&dir, &point).expect("holds"));
+        let head = VaultHead::Sealed(point.clone());
+        let r = verify_sealed(&dir, &mac, &head).expect("verify");
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!((r.sealed_to, r.unsealed, r.seals), (Some(4), 1, 1));
+
+        // Another vault's key: the seal does not verify; the first event is seq 1.
+        let r = verify_sealed(&dir, &key(), &head).expect("verify");
+        assert!(r.problems[0].contains("rewritten"), "{:?}", r.problems);
+        assert_eq!(r.first_unvouched, Some(1));
+
+        // The genesis point holds for any log; a point at a seq the log lacks does not.
+        assert!(seal::holds(&dir, &seal::SealPoint::genesis()).expect("holds"));
+        let later = seal::SealPoint { seq: 9, ..point };
+        assert!(!seal::holds(&dir, &later).expect("holds"));
+        let r = verify_sealed(&dir, &mac, &VaultHead::Sealed(later)).expect("verify");
+        assert!(r.problems[0].contains("shortened"), "{:?}", r.problems);
+    }
+}

@@ -8,7 +8,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use super::chain::{GENESIS, SeqOnly, line_hash};
-use super::event::Record;
+use super::event::{EventKind, Record};
 use super::files::{self, display_name};
 
 /// What a successful [`verify`] saw.
@@ -124,7 +124,10 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
     let mut attempts = 0;
     loop {
         let before = files::snapshot(dir).map_err(io_err)?;
-        let result = verify_files(before.iter().map(|(p, _)| p.as_path()));
+        let result = verify_files(
+            before.iter().map(|(p, _)| p.as_path()),
+            &mut Walk::default(),
+        );
         match result {
             Err(_) if attempts < 3 && files::snapshot(dir).map_err(io_err)? != before => {
                 attempts += 1;
@@ -134,7 +137,30 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
     }
 }
 
-fn verify_files<'a>(paths: impl Iterator<Item = &'a Path>) -> Result<VerifyReport, VerifyError> {
+/// A `seal` line met on the way, with its place; its tag is checked by the caller.
+#[derive(Debug, Clone)]
+pub(crate) struct SealLine {
+    pub seq: u64,
+    pub prev: String,
+    pub tag: Option<String>,
+    pub at: Location,
+}
+
+/// What a walk saw before the first break (or to the end).
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    pub seals: Vec<SealLine>,
+    /// Lines whose chain holds.
+    pub lines: u64,
+    pub last_seq: Option<u64>,
+}
+
+/// Checks the chain of `paths` (in chain order), noting in `walk` the seal lines and the
+/// lines met before the first break.
+pub(crate) fn verify_files<'a>(
+    paths: impl Iterator<Item = &'a Path>,
+    walk: &mut Walk,
+) -> Result<VerifyReport, VerifyError> {
     let paths: Vec<&Path> = paths.collect();
     let mut expected: u64 = 1;
     let mut prev = GENESIS.to_string();
@@ -209,10 +235,20 @@ fn verify_files<'a>(paths: impl Iterator<Item = &'a Path>) -> Result<VerifyRepor
                     },
                 });
             }
+            if record.event.kind == EventKind::Seal {
+                walk.seals.push(SealLine {
+                    seq: record.seq,
+                    prev: record.prev,
+                    tag: record.event.tag,
+                    at: at.clone(),
+                });
+            }
             prev = line_hash(line);
+            walk.last_seq = at.seq;
             prev_at = Some(at);
             expected += 1;
             lines += 1;
+            walk.lines = lines;
         }
     }
     Ok(VerifyReport {

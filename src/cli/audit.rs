@@ -1,11 +1,14 @@
-//! `openv audit`: reads the audit files directly, so it works with the agent stopped.
+//! `openv audit`: listing reads the audit files directly, so it works with the agent
+//! stopped; `verify` asks the agent, which holds the key the seals are checked with.
 
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::agent_client::client;
 use crate::audit::{self, Decision, EventKind, Filter};
+use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 
 #[derive(Debug, clap::Args)]
@@ -31,9 +34,16 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain: any edited, removed or reordered line is reported with its
-    /// place.
-    Verify,
+    /// Check the log with the vault key: the hash chain, every seal, and the vault's
+    /// record of the last seal. A rewritten, truncated or shortened log, a removed file or
+    /// a removed or forged seal record is reported, with the first event the seals can no
+    /// longer vouch for. Needs the vault unlocked.
+    Verify {
+        /// Check only the unkeyed hash chain, without the agent. NOT proof against a
+        /// process of your user rewriting the log and recomputing every hash.
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 fn parse_since(s: &str) -> anyhow::Result<SystemTime> {
@@ -46,15 +56,42 @@ fn parse_since(s: &str) -> anyhow::Result<SystemTime> {
     Ok(SystemTime::now() - age)
 }
 
-pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
-    let dir = home.audit_dir();
-    if let Some(AuditCommand::Verify) = a.command {
-        let r = audit::verify(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+/// The keyed check, in the agent.
+async fn verify(home: &Home) -> anyhow::Result<()> {
+    let r = match client(home).call(&Request::AuditVerify).await? {
+        Response::AuditVerified(r) => r,
+        _ => return Err(super::agent_client::unexpected()),
+    };
+    if r.problems.is_empty() {
+        let sealed = r.sealed_to.map_or("no seal yet".to_string(), |s| {
+            format!("sealed up to seq {s}")
+        });
         println!(
-            "audit log intact: {} events in {} file(s); head {}",
-            r.lines, r.files, r.head
+            "audit log intact: {} events in {} file(s), {sealed} ({} seal(s)); {} event(s) after it not yet sealed",
+            r.events, r.files, r.seals, r.unsealed
         );
         return Ok(());
+    }
+    let first = r.first_unvouched.unwrap_or(1);
+    anyhow::bail!(
+        "audit log NOT intact: {}; the first event it can no longer vouch for is seq {first} (keep the files as they are for investigation)",
+        r.problems.join("; ")
+    )
+}
+
+pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+    let dir = home.audit_dir();
+    match a.command {
+        Some(AuditCommand::Verify { offline: false }) => return verify(home).await,
+        Some(AuditCommand::Verify { offline: true }) => {
+            let r = audit::verify(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "hash chain intact: {} events in {} file(s); head {} (chain only: not proof against a process of your user rewriting the log; `openv audit verify` checks the seals)",
+                r.lines, r.files, r.head
+            );
+            return Ok(());
+        }
+        None => {}
     }
     let filter = Filter {
         env: a.env,

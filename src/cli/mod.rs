@@ -6,6 +6,7 @@ mod agent_install;
 mod audit;
 mod backup;
 mod check;
+mod config;
 mod env;
 mod hook;
 mod human;
@@ -109,8 +110,11 @@ pub enum Command {
     /// Checks for AI agents' hooks (e.g. `openv hook check-env`).
     #[command(subcommand)]
     Hook(hook::HookCommand),
-    /// Read the audit log (`openv audit verify` checks its hash chain).
+    /// Read the audit log (`openv audit verify` checks its chain and seals).
     Audit(audit::Args),
+    /// Security settings: what is in force and where it came from; `set` needs you.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Run, stop or restart the background agent.
     Agent(agent_cmd::Args),
     /// Print a shell completion script (bash, zsh, fish): see docs/cli.md to install it.
@@ -162,7 +166,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::McpServers(c) => mcp_servers::run(&home, c).await,
         Command::Mcp(a) => mcp::run(home, a).await,
         Command::Hook(c) => hook::run(&home, c).await,
-        Command::Audit(a) => audit::run(&home, a),
+        Command::Audit(a) => audit::run(&home, a).await,
+        Command::Config(c) => config::run(&home, c).await,
         Command::Agent(a) => agent_cmd::run(home, a).await,
         Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Remote(c) => remote::run(&home, c).await,

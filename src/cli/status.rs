@@ -41,6 +41,12 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     for r in &s.refused_reads {
         println!("refused read: {r}");
     }
+    if let Some(a) = &s.audit_seal {
+        println!("audit seal:   {a}");
+    }
+    for w in &s.settings_warnings {
+        println!("settings:     {w}");
+    }
     for w in &s.withheld {
         println!("withheld:     {w}");
     }

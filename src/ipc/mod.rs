@@ -7,4 +7,5 @@ pub mod limits;
 pub mod peer;
 pub mod protocol;
 pub mod spawn;
+pub mod status_info;
 pub mod transport;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::status_info::{SettingInfo, StatusInfo};
 use crate::approvals::ClientContext;
 use crate::approvals::grants::Scope;
 use crate::approvals::pending::PendingView;
@@ -205,6 +206,16 @@ pub enum Request {
         env: Option<String>,
         client: Option<String>,
     },
+    /// Set a security setting (`openv config set`): sealed in the vault, human tier.
+    ConfigSet {
+        key: String,
+        value: String,
+    },
+    /// The security settings in force and where each came from.
+    ConfigList,
+    /// Check the audit log with the key: the chain, every seal, the vault's last seal.
+    /// Needs the vault unlocked.
+    AuditVerify,
     /// An MCP tool call to record in the audit log.
     McpAudit {
         tool: String,
@@ -317,6 +328,9 @@ impl Request {
             Self::VarGenerate { .. } => "var_generate",
             Self::AskValues { .. } => "ask_values",
             Self::Confirm { .. } => "confirm",
+            Self::AuditVerify => "audit_verify",
+            Self::ConfigSet { .. } => "config_set",
+            Self::ConfigList => "config_list",
             Self::McpAudit { .. } => "mcp_audit",
             Self::Resolve { .. } => "resolve",
             Self::RemoteAdd { .. } => "remote_add",
@@ -329,50 +343,6 @@ impl Request {
             Self::Sync { .. } => "sync",
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusInfo {
-    pub pid: u32,
-    pub version: String,
-    pub protocol: u32,
-    pub uptime_secs: u64,
-    pub vault: String,
-    pub vault_exists: bool,
-    pub locked: bool,
-    pub environments: u64,
-    pub variables: u64,
-    pub idle_lock_secs: u64,
-    pub socket: String,
-    pub log_file: String,
-    pub prompt: String,
-    pub pending: u64,
-    pub grants: u64,
-    /// Set while prompts are being refused because of the rate limit.
-    pub rate_limited_until: Option<String>,
-    pub mounts: u64,
-    /// The latest reads refused because the reader's dialect cannot hold a value
-    /// (names the variable, dialect and reader; never a value), newest last.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub refused_reads: Vec<String>,
-    /// The vault's files changed under the agent or fail the integrity check: what
-    /// happened and what to do. Writes are refused while it is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub damage: Option<String>,
-    /// Shared environments served from a cache that is not fresh, or refused.
-    #[serde(default)]
-    pub team_warnings: Vec<String>,
-    /// Values left out of `openv run` and mounts: a name that can change what code runs
-    /// whose value the human did not set (names only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub withheld: Vec<String>,
-    /// The policy failed its check against the seal: what was found and what to do.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<String>,
-    /// Why a reader of a FUSE mount would wait while the agent is stopped (no watchdog),
-    /// and what to do.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mount_warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,6 +383,12 @@ pub enum Response {
     },
     Done,
     Status(Box<StatusInfo>),
+    /// Answer to `ConfigList` and `ConfigSet`.
+    Settings {
+        settings: Vec<SettingInfo>,
+    },
+    /// Answer to `AuditVerify`.
+    AuditVerified(Box<crate::audit::SealedReport>),
     Environments {
         environments: Vec<EnvInfo>,
     },

@@ -33,6 +33,9 @@ impl Purpose {
     }
 }
 
+/// The `sealed_state` key of the security settings the human set (`security_settings`).
+pub const SETTINGS_KEY: &str = "settings";
+
 /// An HMAC-SHA256 key for one purpose. Wiped on drop; no Debug of its bytes.
 pub struct MacKey(Zeroizing<[u8; KEY_LEN]>);
 

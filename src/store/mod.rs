@@ -4,6 +4,7 @@
 //! implement the same trait. Names are metadata readable while locked; values need the
 //! unlocked key.
 
+pub mod audit_head;
 mod backend;
 pub mod backup;
 pub mod crypto;

@@ -95,6 +95,11 @@ CREATE TABLE remote_links (
 );
 ";
 
+/// `meta` key the migration to schema 3 sets: this vault has never been sealed, so its
+/// first audit seal may create the record instead of reporting it missing
+/// (`store::audit_head`).
+pub(crate) const AUDIT_UPGRADE_MARK: &str = "audit_unsealed_upgrade";
+
 /// Sealed trust state (`store::sealed_state`, `store::mac_keys`).
 const V3: &str = "
 -- Records of trust state, each with an HMAC under a key derived from the vault key.
@@ -141,6 +146,11 @@ pub fn migrate(conn: &mut Connection, backups: &Path) -> Result<(), StoreError> 
             tx.execute_batch(V2)?;
         }
         tx.execute_batch(V3)?;
+        // Sealing starts with this version: the first seal may create the audit record.
+        tx.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, '1')",
+            [AUDIT_UPGRADE_MARK],
+        )?;
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
     }

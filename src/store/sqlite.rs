@@ -88,7 +88,7 @@ impl SqliteVault {
         })();
         match made {
             Ok((conn, guard)) => {
-                let v = Self {
+                let mut v = Self {
                     path: path.to_owned(),
                     conn,
                     vault_id,
@@ -97,6 +97,7 @@ impl SqliteVault {
                     rescued: None,
                 };
                 v.seal_new_policy()?;
+                v.seal_new_records()?;
                 Ok(v)
             }
             Err(e) => {

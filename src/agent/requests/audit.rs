@@ -1,8 +1,33 @@
-//! The MCP server's record of each tool call, written to the agent's audit log.
+//! The audit log's requests: the MCP server's record of each tool call, and the keyed
+//! verification behind `openv audit verify`.
 
+use crate::agent::error::AgentError;
 use crate::agent::state::State;
 use crate::audit::{Decision, Event, EventKind};
-use crate::ipc::protocol::Response;
+use crate::ipc::protocol::{ErrorCode, Response};
+use crate::store::mac_keys::Purpose;
+
+/// Checks the log against the seals and the vault's record of the last seal. Needs the
+/// key, so the vault must be unlocked. Runs under the state lock: no line is appended
+/// while it reads.
+pub fn verify(st: &mut State) -> Result<Response, AgentError> {
+    let Some(v) = st.unlocked_vault() else {
+        return Err(AgentError::new(
+            ErrorCode::Locked,
+            "the vault is locked: run `openv unlock` first (the seals are checked with the vault key), or `openv audit verify --offline` for the unkeyed chain only",
+        ));
+    };
+    let mac = v.mac_key(Purpose::Audit)?;
+    let head = v.audit_head()?;
+    let dir = st.home.audit_dir();
+    let report = crate::audit::verify_sealed(&dir, &mac, &head).map_err(|e| {
+        AgentError::new(
+            ErrorCode::Internal,
+            format!("cannot read the audit log in {}: {e}", dir.display()),
+        )
+    })?;
+    Ok(Response::AuditVerified(Box::new(report)))
+}
 
 pub fn mcp_call(
     st: &mut State,

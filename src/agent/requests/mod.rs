@@ -8,6 +8,7 @@ pub mod environments;
 pub mod mounts;
 pub mod pending;
 pub mod policy;
+pub mod settings;
 pub mod team;
 pub mod variables;
 pub mod vault;

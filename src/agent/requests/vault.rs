@@ -63,6 +63,14 @@ pub fn status(st: &mut State) -> Response {
             .unwrap_or_default(),
         policy,
         mount_warning: st.mount_warning.clone(),
+        audit_seal: st.audit_seal_problem.clone(),
+        settings_warnings: st
+            .file_config
+            .ignored
+            .iter()
+            .cloned()
+            .chain(st.settings_problem.clone())
+            .collect(),
     }))
 }
 
@@ -104,8 +112,9 @@ pub fn unlock(st: &mut State, secret: WireSecret) -> Result<Response, AgentError
 }
 
 pub fn lock(st: &mut State) -> Response {
-    st.lock_vault();
+    // Written before the key goes, so the seal at lock covers it.
     st.audit(Event::new(EventKind::Lock));
+    st.lock_vault();
     tracing::info!("vault locked");
     Response::Done
 }
