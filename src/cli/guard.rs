@@ -88,6 +88,7 @@ pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         project: &project,
         path_var: path_var.as_deref(),
         profile: &profile,
+        temp_dirs: guard::TEMP_DIRS,
     });
     guard::restrict::enforce(&plan, level)?;
     let mut c = std::process::Command::new(&program);

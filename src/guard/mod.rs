@@ -41,7 +41,12 @@ pub struct Inputs<'a> {
     /// `PATH`: its directories outside the project are never writable.
     pub path_var: Option<&'a OsStr>,
     pub profile: &'a Profile,
+    /// Writable temporary directories: [`TEMP_DIRS`] (tests pass their own).
+    pub temp_dirs: &'a [&'a str],
 }
+
+/// `/tmp`, `/var/tmp`, `/dev/shm`.
+pub const TEMP_DIRS: &[&str] = defaults::TEMP;
 
 impl Plan {
     pub fn new(i: &Inputs<'_>) -> Self {
@@ -75,7 +80,7 @@ impl Plan {
         grant_except(Path::new("/"), &forbidden, &mut plan.read);
 
         let mut roots: Vec<PathBuf> = vec![project];
-        roots.extend(defaults::TEMP.iter().map(PathBuf::from));
+        roots.extend(i.temp_dirs.iter().map(PathBuf::from));
         roots.extend(defaults::DEVICES.iter().map(PathBuf::from));
         if i.profile.caches {
             roots.extend(defaults::CACHES.iter().map(|p| i.home.join(p)));
@@ -114,15 +119,19 @@ mod tests {
         }
         std::fs::write(home.join(".bashrc"), b"").unwrap();
         let path = std::env::join_paths([home.join(".local/bin"), home.join("proj/bin")]).unwrap();
-        let profile = Profile::none();
-        let plan = Plan::new(&Inputs {
-            openv_home: &home.join(".local/share/openv"),
-            keyfiles: vec![],
-            home: &home,
-            project: &home.join("proj"),
-            path_var: Some(&path),
-            profile: &profile,
-        });
+        let strict = Profile::load("strict", &home, &home).unwrap();
+        let plan_with = |profile: &Profile| {
+            Plan::new(&Inputs {
+                openv_home: &home.join(".local/share/openv"),
+                keyfiles: vec![],
+                home: &home,
+                project: &home.join("proj"),
+                path_var: Some(&path),
+                profile,
+                temp_dirs: &[],
+            })
+        };
+        let plan = plan_with(&Profile::none());
         let reads = |p: &Path| plan.read.iter().any(|g| p.starts_with(g));
         let writes = |p: &Path| plan.write.iter().any(|g| p.starts_with(g));
         assert!(!reads(&home.join(".ssh/id_ed25519")));
@@ -137,5 +146,18 @@ mod tests {
         );
         assert!(writes(&home.join(".cache/pip")));
         assert!(!writes(&home.join("src/x")));
+        let strict = plan_with(&strict);
+        assert!(
+            !strict
+                .write
+                .iter()
+                .any(|g| g.starts_with(home.join(".cache")))
+        );
+        assert!(
+            !strict
+                .read
+                .iter()
+                .any(|g| home.join(".config/x").starts_with(g))
+        );
     }
 }
