@@ -551,3 +551,35 @@ fn as_a_non_root_user_the_guard_denies_its_own_files_and_processes() {
     let _ = outside.wait();
     let _ = Command::new("kill").arg(sleeper.to_string()).status();
 }
+
+/// `openv mcp` started by the guarded agent works as before: names, never values.
+#[test]
+fn openv_mcp_works_inside_the_guard() {
+    let s = Scene::new();
+    let input = concat!(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_environments","arguments":{}}}"#,
+        "\n",
+    );
+    let mut c = s.o.cmd(&["guard", "--", BIN, "mcp"]);
+    c.current_dir(&s.proj)
+        .env("HOME", &s.home)
+        .env("TMPDIR", s.proj.join("tmp"));
+    let out = common::run::with_stdin(&mut c, input.as_bytes());
+    no_canary(&out);
+    let stdout = text(&out.stdout);
+    let reply = stdout
+        .lines()
+        .find(|l| l.contains(r#""id":2"#))
+        .unwrap_or_else(|| {
+            panic!(
+                "no answer to the tool call: {stdout}\n{}",
+                text(&out.stderr)
+            )
+        });
+    assert!(reply.contains("dev"), "{reply}");
+    assert!(!reply.contains(r#""isError":true"#), "{reply}");
+}
