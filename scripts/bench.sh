@@ -17,6 +17,10 @@ echo "## rendering per dialect (1,000 variables)"
 cargo bench --locked --quiet --bench render 2>/dev/null | grep '^|'
 
 echo
+echo "## openv guard"
+cargo bench --locked --quiet --bench guard 2>/dev/null | grep '^|'
+
+echo
 echo "## approvals and audit"
 cargo bench --locked --quiet --bench approvals 2>/dev/null | grep '^|'
 echo

@@ -19,6 +19,8 @@ pub mod clean_env;
 pub mod code_names;
 /// Reading a plaintext .env for `openv import` (its errors are store errors).
 pub mod envfile;
+/// `openv guard`: the Landlock domain an AI agent runs in (its plan is unit-tested).
+pub mod guard;
 /// The agent's socket protocol and its client.
 pub mod ipc;
 /// The `openv mcp` server (tested in-process over a duplex stream).

@@ -46,6 +46,17 @@ impl AgentError {
         )
     }
 
+    /// The refusal of a human-tier request from inside `openv guard`: no proof counts
+    /// there, since the guarded agent controls the terminal a proof would be typed in.
+    pub fn guarded(what: &str) -> Self {
+        Self::new(
+            ErrorCode::NeedsHuman,
+            format!(
+                "{what} widens access, and this request comes from inside `openv guard`, where no proof counts: ask the human to run the command in their own terminal, outside the guard"
+            ),
+        )
+    }
+
     /// A bug or a panic inside the agent: the details are in its log only.
     pub fn internal() -> Self {
         Self::new(

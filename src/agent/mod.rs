@@ -9,6 +9,7 @@ mod contents;
 pub mod daemon;
 mod dialogs;
 mod error;
+mod guarded;
 mod hardening;
 mod health;
 mod jobs;

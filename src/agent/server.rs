@@ -132,6 +132,8 @@ async fn connection(stream: Stream, state: Shared, gate: Arc<Gate>) {
             .await;
         return;
     }
+    // Read once, at connect: `NoNewPrivs` never clears, so a guarded peer stays one.
+    let guarded = peer_pid.is_some_and(super::guarded::is_guarded);
     let surface: ClientContext;
     // The first message must be a Hello with our protocol version, soon.
     let Ok(first) = tokio::time::timeout(limits.handshake, chan.recv::<Request>()).await else {
@@ -156,7 +158,10 @@ async fn connection(stream: Stream, state: Shared, gate: Arc<Gate>) {
             }
             // A candidate only: a surface is trusted once a proof is made on it.
             let context = surfaces::candidate(peer_pid, context);
-            if context.tty.is_some() || context.display.is_some() || context.wayland.is_some() {
+            // A guarded agent controls its terminal: it is never a surface the human trusts.
+            if !guarded
+                && (context.tty.is_some() || context.display.is_some() || context.wayland.is_some())
+            {
                 // Off the runtime's thread: the lock may be held by a long task (an unlock).
                 let (state, ctx) = (state.clone(), context.clone());
                 let _ = tokio::task::spawn_blocking(move || {
@@ -227,7 +232,7 @@ async fn connection(stream: Stream, state: Shared, gate: Arc<Gate>) {
         let id = cid();
         let span = info_span!("request", cid = %id, op = req.op(), peer_pid = ?peer_pid);
         let started = std::time::Instant::now();
-        let resp = answer(req, peer_pid, &mut trust, &surface, &state, &id)
+        let resp = answer(req, peer_pid, guarded, &mut trust, &surface, &state, &id)
             .instrument(span.clone())
             .await;
         span.in_scope(|| info!(elapsed_us = started.elapsed().as_micros() as u64, "handled"));
@@ -249,10 +254,13 @@ enum Trust {
 
 /// Routes one request, holds a human-tier request to its proof, and keeps the
 /// connection's trust: a proof covers the next request (or, kept, the connection), and
-/// makes this client's surface the trusted one.
+/// makes this client's surface the trusted one. A `guarded` peer (inside `openv guard`)
+/// is never proven: the agent there types in the terminal the proof would come from.
+#[allow(clippy::too_many_arguments)]
 async fn answer(
     req: Request,
     peer: Option<i32>,
+    guarded: bool,
     trust: &mut Trust,
     surface: &ClientContext,
     state: &Shared,
@@ -269,28 +277,37 @@ async fn answer(
             secret: crate::ipc::protocol::WireSecret::Passphrase { .. }
         }
     );
-    let proven = *trust != Trust::None;
+    let proven = *trust != Trust::None && !guarded;
     let what = router::widens(&req);
     let route = router::route(req, peer, proven, state, cid);
-    tracing::debug!(tier = route.tier.as_str(), proven, "routed");
+    tracing::debug!(tier = route.tier.as_str(), proven, guarded, "routed");
     if route.tier == Tier::Human && !proven {
         let ev = Event::new(EventKind::NeedsHuman)
             .decision(crate::audit::Decision::Denied)
-            .detail(what);
+            .detail(if guarded {
+                format!("{what}, from inside openv guard")
+            } else {
+                what.to_owned()
+            });
         let ev = match peer {
             Some(pid) => ev.pid(pid),
             None => ev,
         };
         let st = state.clone();
         let _ = tokio::task::spawn_blocking(move || lock(&st).audit(ev)).await;
-        return super::error::AgentError::needs_human(what).into_response(cid);
+        let refusal = if guarded {
+            super::error::AgentError::guarded(what)
+        } else {
+            super::error::AgentError::needs_human(what)
+        };
+        return refusal.into_response(cid);
     }
     let resp = router::run(route, state, cid).await;
     let ok = matches!(resp, Response::Done);
     if *trust == Trust::Next && proving.is_none() {
         *trust = Trust::None;
     }
-    if ok && (proving.is_some() || unlocking_by_hand) {
+    if ok && !guarded && (proving.is_some() || unlocking_by_hand) {
         if let Some(keep) = proving {
             *trust = if keep { Trust::Connection } else { Trust::Next };
         }

@@ -8,6 +8,7 @@ mod backup;
 mod check;
 mod config;
 mod env;
+mod guard;
 mod hook;
 mod human;
 mod import;
@@ -92,6 +93,9 @@ pub enum Command {
     Approve(pending::ApproveArgs),
     /// Deny a pending request.
     Deny(pending::DenyArgs),
+    /// Run an AI agent (or any command) in a Landlock sandbox: no access to openv's
+    /// state, key files or credential stores; no writes to shell start-up files or PATH.
+    Guard(guard::Args),
     /// Run a command with an environment's variables (approved like a read of the mount);
     /// values in captured output are masked.
     Run(run::Args),
@@ -160,6 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approve(a) => pending::approve(&home, a).await,
         Command::Deny(a) => pending::deny(&home, a).await,
         Command::Run(a) => run::run(&home, a).await,
+        Command::Guard(a) => guard::run(&home, a),
         Command::Up(a) => up::up(&home, a).await,
         Command::Down => up::down(&home).await,
         Command::Launch(a) => launch::run(&home, a).await,

@@ -1,0 +1,109 @@
+//! `openv guard [--profile FILE|strict] [--project DIR] [--allow-weaker] -- CMD ARGS...`
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::guard::{self, GuardError, Inputs, Plan, Profile, abi};
+use crate::paths::Home;
+use crate::run::ProgramError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// More restrictions: a TOML file (forbid, read_only, caches) or `strict`. A profile
+    /// can only restrict: see docs/guard.md.
+    #[arg(long, value_name = "FILE|strict")]
+    profile: Option<String>,
+    /// The project directory the command may write (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// Start even when the kernel lacks some protections (they are listed on stderr).
+    #[arg(long)]
+    allow_weaker: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+    let (cmd, args) = a
+        .command
+        .split_first()
+        .context("no command given: openv guard -- CMD ARGS...")?;
+    let program = match crate::run::program::find(cmd) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(match e {
+                ProgramError::NotFound(_) => 127,
+                _ => 126,
+            });
+        }
+    };
+    let user_home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .ok_or(GuardError::NoHome)?;
+    let project = match a.project {
+        Some(p) => p,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let project = project
+        .canonicalize()
+        .map_err(|source| GuardError::Project {
+            path: project.display().to_string(),
+            source,
+        })?;
+    let profile = match &a.profile {
+        Some(spec) => Profile::load(spec, &user_home, &project)?,
+        None => Profile::none(),
+    };
+    let keyfiles: Vec<PathBuf> = std::env::var_os("OPENV_KEYFILE")
+        .filter(|k| !k.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    let level = abi::probe();
+    let missing = abi::missing(level);
+    if !missing.is_empty() {
+        let err = GuardError::Weaker {
+            abi: level,
+            missing: missing.join("; "),
+        };
+        if !a.allow_weaker {
+            return Err(err.into());
+        }
+        eprintln!(
+            "warning: --allow-weaker: this kernel's Landlock (ABI {level}) lacks: {}",
+            missing.join("; ")
+        );
+    }
+    if nix::unistd::geteuid().is_root() {
+        // Landlock still applies, but CAP_SYS_PTRACE passes its /proc/PID/environ check.
+        eprintln!(
+            "warning: running as root: processes outside the guard can have /proc/PID/environ read; run the agent as your user"
+        );
+    }
+    let path_var = std::env::var_os("PATH");
+    let plan = Plan::new(&Inputs {
+        openv_home: home.root(),
+        keyfiles,
+        home: &user_home,
+        project: &project,
+        path_var: path_var.as_deref(),
+        profile: &profile,
+        temp_dirs: guard::TEMP_DIRS,
+    });
+    guard::restrict::enforce(&plan, level)?;
+    let mut c = std::process::Command::new(&program);
+    c.arg0(cmd).args(args);
+    // exec: the command's exit code and signals are this process's own.
+    let e = c.exec();
+    Err(crate::run::RunError::Start {
+        program: program.display().to_string(),
+        source: e,
+    }
+    .into())
+}
