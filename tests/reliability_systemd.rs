@@ -40,6 +40,10 @@ export OPENV_KEYFILE="$KEY"
 printf 'hello world' | "$BIN" var set -e dev GREETING >/dev/null
 "$BIN" allow -e dev --exe cat >/dev/null
 "$BIN" agent install
+# Under load the manager may still be starting the unit: wait for its agent before any
+# command could start one on demand.
+unit_up() { [ "$(systemctl --user show -p MainPID --value openv-agent.service)" != 0 ] && [ -S "$OPENV_HOME/run/agent.sock" ]; }
+until_ok 100 unit_up || true
 # The unit's agent is a new one: locked.
 "$BIN" unlock --keyfile "$KEY" >/dev/null
 mkdir "$T/proj"
