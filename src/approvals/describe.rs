@@ -90,34 +90,45 @@ fn shorten(path: &str) -> String {
     }
 }
 
-/// The first AI agent found in the reader or its ancestors.
+/// The first AI agent found in the reader or its ancestors: a name, a component of the
+/// program's path, or a `/`-separated part of one of the first three arguments that is an
+/// entry of `agents` (any case), or starts with one followed by `-`, `.`, `_` or `@`.
+///
+/// It runs on every covered open (the agent-started check), so it allocates nothing until
+/// it finds one.
 pub fn ai_agent(reader: &Reader, agents: &[String]) -> Option<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut push = |exe: Option<&std::path::Path>, cmdline: &[String], name: &str| {
-        words.push(name.to_owned());
-        if let Some(e) = exe {
-            words.extend(e.iter().map(|c| c.to_string_lossy().into_owned()));
+    let find = |word: &str| agents.iter().find(|a| names_agent(word, a)).cloned();
+    let check = |exe: Option<&std::path::Path>, cmdline: &[String], name: &str| {
+        if let Some(a) = find(name) {
+            return Some(a);
         }
-        for arg in cmdline.iter().take(3) {
-            words.extend(arg.split('/').map(str::to_owned));
+        if let Some(e) = exe
+            && let Some(a) = e.iter().find_map(|c| find(&c.to_string_lossy()))
+        {
+            return Some(a);
         }
-    };
-    push(reader.exe.as_deref(), &reader.cmdline, "");
-    for a in &reader.parents {
-        push(a.exe.as_deref(), &a.cmdline, &a.name);
-    }
-    words.iter().find_map(|w| {
-        let w = w.to_ascii_lowercase();
-        agents
+        cmdline
             .iter()
-            .find(|a| {
-                let a = a.to_ascii_lowercase();
-                w == a
-                    || w.strip_prefix(&a)
-                        .is_some_and(|rest| rest.starts_with(['-', '.', '_', '@']))
-            })
-            .cloned()
+            .take(3)
+            .find_map(|arg| arg.split('/').find_map(find))
+    };
+    check(reader.exe.as_deref(), &reader.cmdline, "").or_else(|| {
+        reader
+            .parents
+            .iter()
+            .find_map(|a| check(a.exe.as_deref(), &a.cmdline, &a.name))
     })
+}
+
+/// `word` is `agent`, or `agent` followed by `-`, `.`, `_` or `@` (ASCII case ignored):
+/// "cursorless" is not "cursor", "codex-cli" is "codex".
+fn names_agent(word: &str, agent: &str) -> bool {
+    if agent.is_empty() || word.len() < agent.len() {
+        return false;
+    }
+    let (head, rest) = word.as_bytes().split_at(agent.len());
+    head.eq_ignore_ascii_case(agent.as_bytes())
+        && (rest.is_empty() || matches!(rest[0], b'-' | b'.' | b'_' | b'@'))
 }
 
 /// The text of a prompt: environment, process, parents, agent warning.

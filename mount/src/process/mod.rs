@@ -91,9 +91,36 @@ pub(crate) fn facts(tid: i32, uid: Option<u32>) -> Result<(Reader, Process), Ide
         start_time: stat.starttime,
         ppid: stat.ppid,
         parents: Vec::new(),
-        no_new_privs: no_new_privs(&process),
+        no_new_privs: no_new_privs_cached(pid, stat.starttime, &process),
     };
     Ok((reader, process))
+}
+
+/// [`no_new_privs`], remembered per process (pid and start time): a loop of reads from one
+/// process reads `status` once. The flag is never cleared; a process that sets it on
+/// itself after its first read of a mount keeps its first answer, which gains it nothing
+/// (a sandbox's processes inherit the flag from the start, so their first answer is 1).
+fn no_new_privs_cached(pid: i32, start_time: u64, process: &Process) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex, PoisonError};
+    const CAPACITY: usize = 4096;
+    static SEEN: LazyLock<Mutex<HashMap<(i32, u64), bool>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let key = (pid, start_time);
+    if let Some(&v) = SEEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return v;
+    }
+    let v = no_new_privs(process);
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.len() >= CAPACITY {
+        seen.clear();
+    }
+    seen.insert(key, v);
+    v
 }
 
 /// Whether the process runs with `no_new_privs`. Read as raw bytes (one read of a small
