@@ -5,13 +5,7 @@
 /// `NoNewPrivs: 1` for `pid`. An unreadable status (the peer is gone) counts as guarded:
 /// a peer that cannot be checked gets the agent tier only.
 pub fn is_guarded(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Ok(text) => text.lines().any(|l| {
-            l.strip_prefix("NoNewPrivs:")
-                .is_some_and(|v| v.trim() == "1")
-        }),
-        Err(_) => true,
-    }
+    openv_mount::no_new_privs_of(pid).unwrap_or(true)
 }
 
 #[cfg(test)]

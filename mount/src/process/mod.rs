@@ -127,23 +127,36 @@ fn no_new_privs_cached(pid: i32, start_time: u64, process: &Process) -> bool {
 /// file) rather than through procfs's full parse of `status`. Unreadable = not known to
 /// be set.
 fn no_new_privs(process: &Process) -> bool {
+    read_no_new_privs(process).unwrap_or(false)
+}
+
+/// `Some(flag)` from the process's `status`, `None` when it cannot be read.
+fn read_no_new_privs(process: &Process) -> Option<bool> {
     use std::io::Read;
-    let Ok(mut f) = process.open_relative("status") else {
-        return false;
-    };
+    let mut f = process.open_relative("status").ok()?;
     let mut buf = [0u8; 2048];
     let mut len = 0;
     while len < buf.len() {
         match f.read(&mut buf[len..]) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(n) => len += n,
+            Err(_) => return None,
         }
     }
     let text = &buf[..len];
     const KEY: &[u8] = b"\nNoNewPrivs:\t";
-    text.windows(KEY.len())
-        .position(|w| w == KEY)
-        .is_some_and(|i| text.get(i + KEY.len()) == Some(&b'1'))
+    // A kernel without the line has no such flag to set.
+    Some(
+        text.windows(KEY.len())
+            .position(|w| w == KEY)
+            .is_some_and(|at| text.get(at + KEY.len()) == Some(&b'1')),
+    )
+}
+
+/// `NoNewPrivs` of `pid` as `/proc/<pid>/status` says now (`None`: gone or unreadable). For
+/// a socket peer; a reader's comes with its facts ([`Reader::no_new_privs`]).
+pub fn no_new_privs_of(pid: i32) -> Option<bool> {
+    read_no_new_privs(&Process::new(pid).ok()?)
 }
 
 /// Fills only the parent chain (ancestors checked within the last second are trusted):
@@ -169,7 +182,10 @@ pub(crate) fn load_record_details(reader: &mut Reader, process: &Process, with_c
     if with_cmdline {
         reader.cmdline = cmdline(process);
     }
-    reader.parents = ancestors::chain(reader.ppid, Freshness::Recent);
+    // A covered open loaded the same chain for its decision (`load_ancestry`).
+    if reader.parents.is_empty() {
+        reader.parents = ancestors::chain(reader.ppid, Freshness::Recent);
+    }
 }
 
 /// Whether `tid` is a thread-group leader, i.e. its own process. Only leaders have a pidfd,

@@ -46,9 +46,14 @@ pub fn add(
 /// be unlocked for that check; locked, the rules are listed unchecked).
 pub fn list(st: &mut State) -> Result<Response, AgentError> {
     let rules = st.vault()?.list_rules()?;
-    let (problem, agents_denied) = match st.unlocked_vault() {
+    // The policy as the approvals use it (checked against the seal when it was loaded).
+    let (problem, agents_denied) = match st
+        .vault
+        .as_ref()
+        .filter(|v| crate::store::Backend::is_unlocked(*v))
+    {
         Some(v) => {
-            let p = v.load_policy()?;
+            let p = st.approvals.policy(v)?;
             let mut denied: Vec<String> = p
                 .agents
                 .iter()
