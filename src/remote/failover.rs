@@ -16,10 +16,12 @@ use super::error::RemoteError;
 use super::http::{Method, Reply, Req, Transport, safe_server_message};
 use crate::secret::SecretValue;
 
-/// HTTP statuses that say "not this node, not now": a standby's (429, 472, 473), sealed
-/// or no active node (503), a forwarding failure (500, 502, 504). 501 is an answer.
+/// HTTP statuses that say "not this node, not now": a standby's (429, 472, 473), one
+/// that has not yet applied the index the request carries and may not forward (412),
+/// sealed or no active node (503), a forwarding failure (500, 502, 504). 501 is an
+/// answer.
 pub fn node_unavailable(status: u16) -> bool {
-    matches!(status, 429 | 472 | 473 | 500..=599) && status != 501
+    matches!(status, 412 | 429 | 472 | 473 | 500..=599) && status != 501
 }
 
 /// What a node said about the cluster's active node.
@@ -209,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_standby_or_an_election_is_unavailable_and_an_answer_is_not() {
-        for s in [429, 472, 473, 500, 502, 503, 504] {
+        for s in [412, 429, 472, 473, 500, 502, 503, 504] {
             assert!(node_unavailable(s), "{s}");
         }
         for s in [200, 204, 400, 403, 404, 501] {

@@ -6,8 +6,8 @@
 //! Bodies are read into zeroized buffers: a secret's answer holds values.
 
 use std::io::Read;
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
@@ -95,6 +95,12 @@ pub struct Transport {
     pub(super) preferred: AtomicUsize,
     /// A request's whole budget, failover included.
     pub(super) timeout: Duration,
+    /// The storage index of this client's last write (OpenBao 2.7+ `X-Vault-Index`).
+    /// Standbys serve reads from their own, possibly lagging, copy: every request
+    /// carries this index with `X-Vault-Inconsistent: forward-active-node`, so a node
+    /// that has not applied our last write forwards to the active node instead of
+    /// answering from before it (read-your-writes). Servers without it ignore both.
+    index: Mutex<Option<String>>,
     agent: ureq::Agent,
 }
 
@@ -189,6 +195,7 @@ impl Transport {
             nodes,
             preferred: AtomicUsize::new(0),
             timeout,
+            index: Mutex::new(None),
             agent: config.into(),
         })
     }
@@ -250,6 +257,11 @@ impl Transport {
                 if let Some(t) = req.token {
                     r = r.header("X-Vault-Token", t.expose());
                 }
+                if let Some(index) = self.last_index() {
+                    r = r
+                        .header("X-Vault-Index", index)
+                        .header("X-Vault-Inconsistent", "forward-active-node");
+                }
                 r.call()
             }
             Method::Post | Method::Put | Method::Patch => {
@@ -265,6 +277,11 @@ impl Transport {
                 if let Some(t) = req.token {
                     r = r.header("X-Vault-Token", t.expose());
                 }
+                if let Some(index) = self.last_index() {
+                    r = r
+                        .header("X-Vault-Index", index)
+                        .header("X-Vault-Inconsistent", "forward-active-node");
+                }
                 let (ctype, bytes) = req.body.unwrap_or(("application/json", b"{}"));
                 r.header("Content-Type", ctype).send(bytes)
             }
@@ -279,6 +296,9 @@ impl Transport {
                 .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
         {
             return Ok(Sent::Redirect(to.to_owned()));
+        }
+        if req.method != Method::Get && (200..300).contains(&status) {
+            self.remember_index(resp.headers().get("x-vault-index"));
         }
         let len = resp
             .headers()
@@ -300,6 +320,28 @@ impl Transport {
                 reason: format!("the answer was cut off ({})", e.kind()),
             })?;
         Ok(Sent::Reply(Reply { status, body }))
+    }
+}
+
+impl Transport {
+    fn last_index(&self) -> Option<String> {
+        self.index.lock().ok()?.clone()
+    }
+
+    /// Keeps the index a successful write answered with. Only writes: they are applied
+    /// by the active node, so their index never goes back; a lagging standby's read
+    /// answer would.
+    fn remember_index(&self, value: Option<&ureq::http::HeaderValue>) {
+        let Some(v) = value.and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        // An opaque token, echoed back as a header: nothing that could split one.
+        if v.is_empty() || v.len() > 4096 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+            return;
+        }
+        if let Ok(mut i) = self.index.lock() {
+            *i = Some(v.to_owned());
+        }
     }
 }
 

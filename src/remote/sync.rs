@@ -185,6 +185,15 @@ pub fn is_stale(link: &Link, policy: &Policy) -> bool {
 /// How many times a write re-reads and retries after losing a check-and-set race.
 const CAS_ATTEMPTS: usize = 8;
 
+/// Pauses before re-reading when a read after a lost check-and-set race came from a
+/// node behind the one that refused it (OpenBao standbys serve reads from their copy).
+const STALE_READ_PAUSES: [Duration; 4] = [
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+];
+
 /// Writes `change` to the server with check-and-set on the cached version, then updates
 /// the cache. On a lost race the latest version is read: if any name this change touches
 /// changed there, the write stops with a message naming it; otherwise the change is
@@ -252,7 +261,23 @@ pub fn write(
                 return Ok(touched.iter().map(|s| (*s).to_owned()).collect());
             }
             Err(RemoteError::CasMismatch { .. }) => {
-                let (latest, v) = fetch_latest(vault, remote, link, policy).map_err(fail)?;
+                // The server holds a version past `version`; a node that answers with
+                // one at or before it is a standby that has not caught up: ask again.
+                let mut fetched = fetch_latest(vault, remote, link, policy).map_err(fail)?;
+                for pause in STALE_READ_PAUSES {
+                    if fetched.1 > version {
+                        break;
+                    }
+                    std::thread::sleep(pause);
+                    fetched = fetch_latest(vault, remote, link, policy).map_err(fail)?;
+                }
+                let (latest, v) = fetched;
+                if v <= version {
+                    return Err(StoreError::Remote(format!(
+                        "cannot change {env} on {}: the server refused version {version} as outdated but every answer since was at most that version (a standby that is not catching up?); nothing was written: try again, or run `openv sync {env}`",
+                        link.server
+                    )));
+                }
                 // A write retried after its answer was lost (a node failed over mid-call)
                 // finds itself already there: that is success, not a conflict.
                 if change.is_in(&latest) {
@@ -286,10 +311,18 @@ fn fetch_latest(
     match fetch(remote, link) {
         Ok((key, Fetched::Full(secret))) => {
             let until = now() + policy.max_stale.as_secs() as i64;
-            // A cache write failure here is not the server's: report it plainly.
-            vault
-                .cache_store(&link.env, &key, secret.version, &secret.data, until)
-                .map_err(|e| RemoteError::Config(e.to_string()))?;
+            // A lagging standby's older copy never replaces a newer cache. A cache
+            // write failure here is not the server's: report it plainly.
+            let cached = vault
+                .link_of(&link.env)
+                .ok()
+                .flatten()
+                .map_or(0, |l| l.version);
+            if secret.version >= cached {
+                vault
+                    .cache_store(&link.env, &key, secret.version, &secret.data, until)
+                    .map_err(|e| RemoteError::Config(e.to_string()))?;
+            }
             Ok((secret.data, secret.version))
         }
         Ok((_, Fetched::NamesOnly { .. })) => Err(RemoteError::Denied {
