@@ -162,9 +162,15 @@ fn inside_the_guard_every_path_to_a_value_or_the_humans_trust_fails() {
         ),
         ("stop-agent", format!("kill -STOP {agent}")),
         ("signal-run-child", format!("kill -0 {child}")),
-        // /proc/PID/environ is tested as openv-test below: root's CAP_SYS_PTRACE gets a
-        // PTRACE_MODE_READ through Landlock on this kernel (6.18), an attach does not.
+        // Root's CAP_SYS_PTRACE would pass Landlock's check: the guard drops it.
+        ("environ", format!("cat /proc/{child}/environ")),
         ("mem", format!("head -c 16 /proc/{child}/mem >/dev/null")),
+        // No capability is held, none can come back through an exec.
+        (
+            "capabilities",
+            "grep -E '^Cap(Prm|Eff|Bnd|Amb):' /proc/self/status | grep -v '0000000000000000$'"
+                .to_owned(),
+        ),
         // Without a key file the client goes straight to the agent, which refuses the tier.
         ("approve", "env -u OPENV_KEYFILE openv approve 1".to_owned()),
         (
@@ -183,6 +189,11 @@ fn inside_the_guard_every_path_to_a_value_or_the_humans_trust_fails() {
     }
     // What the agent should be able to do: the agent tier, names only.
     script.push_str(&attempt("var-list", "openv var list -e dev"));
+    // A value of the agent's own: the client vouches for the agent without its lock.
+    script.push_str(&attempt(
+        "var-set",
+        "printf agent-value | openv var set -e dev FROM_GUARD",
+    ));
     script.push_str(&attempt("write-project", "echo hi > notes.txt"));
     script.push_str(&attempt("read-cache", "touch ~/.cache/tool-cache"));
 
@@ -200,7 +211,9 @@ fn inside_the_guard_every_path_to_a_value_or_the_humans_trust_fails() {
         "plant-openv",
         "stop-agent",
         "signal-run-child",
+        "environ",
         "mem",
+        "capabilities",
         "approve",
         "allow",
         "allow-with-proof",
@@ -210,17 +223,25 @@ fn inside_the_guard_every_path_to_a_value_or_the_humans_trust_fails() {
             "{name} must fail inside the guard:\n{report}\n{stderr}"
         );
     }
-    for name in ["var-list", "write-project", "read-cache"] {
+    for name in ["var-list", "var-set", "write-project", "read-cache"] {
         assert!(
             report.contains(&format!("ok {name}\n")),
             "{name} must work inside the guard:\n{report}\n{stderr}"
         );
     }
     assert!(report.contains("API_KEY"), "names are listed: {report}");
-    // The human tier is refused for being inside the guard, with what to do.
+    let listed = o.ok(&["var", "list", "-e", "dev"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("FROM_GUARD"))
+        .unwrap();
+    assert!(row.contains("agent"), "recorded as the agent's: {listed}");
+    // The human tier is refused for being inside the guard, with what to do: approve,
+    // allow, and allow with the stolen key file (its proof reaches the agent, which
+    // refuses it; the client's check of the agent holds without the agent's lock).
     assert_eq!(
         stderr.matches("comes from inside `openv guard`").count(),
-        2,
+        3,
         "{stderr}"
     );
     assert!(stderr.contains("ask the human"), "{stderr}");

@@ -80,12 +80,6 @@ pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
             missing.join("; ")
         );
     }
-    if nix::unistd::geteuid().is_root() {
-        // Landlock still applies, but CAP_SYS_PTRACE passes its /proc/PID/environ check.
-        eprintln!(
-            "warning: running as root: processes outside the guard can have /proc/PID/environ read; run the agent as your user"
-        );
-    }
     let path_var = std::env::var_os("PATH");
     let plan = Plan::new(&Inputs {
         openv_home: home.root(),

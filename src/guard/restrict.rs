@@ -17,6 +17,7 @@ fn ll(e: impl std::fmt::Display) -> GuardError {
 /// offering `level` can enforce. Level 0 (no Landlock) still sets `NoNewPrivs`, so openv
 /// knows the command as agent-started.
 pub fn enforce(plan: &Plan, level: u8) -> Result<(), GuardError> {
+    drop_capabilities()?;
     if level == 0 {
         return nix::sys::prctl::set_no_new_privs().map_err(ll);
     }
@@ -38,6 +39,34 @@ pub fn enforce(plan: &Plan, level: u8) -> Result<(), GuardError> {
         return Err(GuardError::Landlock(
             "the kernel did not enforce the ruleset".into(),
         ));
+    }
+    Ok(())
+}
+
+/// Empties every capability set, the bounding set first (dropping from it needs
+/// CAP_SETPCAP, which goes with the rest). Started as root, the command is then uid 0
+/// with no privilege beyond owning root's files: CAP_SYS_PTRACE would pass Landlock's
+/// ptrace check (`/proc/PID/environ` of processes outside the guard), CAP_KILL the
+/// signal scope, and an empty bounding set keeps an exec from getting them back. A user
+/// without capabilities loses nothing.
+fn drop_capabilities() -> Result<(), GuardError> {
+    use caps::CapSet;
+    let held = caps::read(None, CapSet::Bounding).map_err(ll)?;
+    if held.is_empty() && caps::read(None, CapSet::Permitted).map_err(ll)?.is_empty() {
+        return Ok(());
+    }
+    if caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).map_err(ll)? {
+        for cap in held {
+            caps::drop(None, CapSet::Bounding, cap).map_err(ll)?;
+        }
+    }
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(ll)?;
     }
     Ok(())
 }

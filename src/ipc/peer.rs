@@ -130,7 +130,7 @@ fn hidden_agent(home: &Home, pid: i32) -> Result<(), String> {
         // Dumpable after all: the exe was hidden for another reason.
         return Err("its executable cannot be read".into());
     }
-    if crate::agent::pidlock::running_pid(home) != Some(pid) {
+    if crate::agent::pidlock::running_pid(home) != Some(pid) && !lock_hidden_by_guard(home) {
         return Err("it does not hold the agent's lock".into());
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
@@ -143,6 +143,17 @@ fn hidden_agent(home: &Home, pid: i32) -> Result<(), String> {
         return Err("it is not running `openv agent`".into());
     }
     Ok(())
+}
+
+/// Inside `openv guard` (`NoNewPrivs`, Landlock) `OPENV_HOME` is out of reach, the
+/// agent's lock included. The check can go without it there: nothing inside the guard
+/// can make a socket in `OPENV_HOME` either (Landlock's `MAKE_SOCK`), so the listener
+/// was put there from outside, where the lock is checked.
+fn lock_hidden_by_guard(home: &Home) -> bool {
+    let me = std::process::id() as i32;
+    openv_mount::no_new_privs_of(me) == Some(true)
+        && std::fs::File::open(home.pid_file())
+            .is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied)
 }
 
 #[cfg(test)]
