@@ -6,13 +6,14 @@
 //! Bodies are read into zeroized buffers: a secret's answer holds values.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use zeroize::Zeroizing;
 
+use super::consistency::WriteIndex;
 use super::error::RemoteError;
 use crate::secret::SecretValue;
 
@@ -95,12 +96,8 @@ pub struct Transport {
     pub(super) preferred: AtomicUsize,
     /// A request's whole budget, failover included.
     pub(super) timeout: Duration,
-    /// The storage index of this client's last write (OpenBao 2.7+ `X-Vault-Index`).
-    /// Standbys serve reads from their own, possibly lagging, copy: every request
-    /// carries this index with `X-Vault-Inconsistent: forward-active-node`, so a node
-    /// that has not applied our last write forwards to the active node instead of
-    /// answering from before it (read-your-writes). Servers without it ignore both.
-    index: Mutex<Option<String>>,
+    /// Read-your-writes on a cluster whose standbys serve reads (`consistency.rs`).
+    index: WriteIndex,
     agent: ureq::Agent,
 }
 
@@ -195,7 +192,7 @@ impl Transport {
             nodes,
             preferred: AtomicUsize::new(0),
             timeout,
-            index: Mutex::new(None),
+            index: WriteIndex::default(),
             agent: config.into(),
         })
     }
@@ -257,7 +254,7 @@ impl Transport {
                 if let Some(t) = req.token {
                     r = r.header("X-Vault-Token", t.expose());
                 }
-                if let Some(index) = self.last_index() {
+                if let Some(index) = self.index.current() {
                     r = r
                         .header("X-Vault-Index", index)
                         .header("X-Vault-Inconsistent", "forward-active-node");
@@ -277,7 +274,7 @@ impl Transport {
                 if let Some(t) = req.token {
                     r = r.header("X-Vault-Token", t.expose());
                 }
-                if let Some(index) = self.last_index() {
+                if let Some(index) = self.index.current() {
                     r = r
                         .header("X-Vault-Index", index)
                         .header("X-Vault-Inconsistent", "forward-active-node");
@@ -298,7 +295,7 @@ impl Transport {
             return Ok(Sent::Redirect(to.to_owned()));
         }
         if req.method != Method::Get && (200..300).contains(&status) {
-            self.remember_index(resp.headers().get("x-vault-index"));
+            self.index.remember(resp.headers().get("x-vault-index"));
         }
         let len = resp
             .headers()
@@ -320,28 +317,6 @@ impl Transport {
                 reason: format!("the answer was cut off ({})", e.kind()),
             })?;
         Ok(Sent::Reply(Reply { status, body }))
-    }
-}
-
-impl Transport {
-    fn last_index(&self) -> Option<String> {
-        self.index.lock().ok()?.clone()
-    }
-
-    /// Keeps the index a successful write answered with. Only writes: they are applied
-    /// by the active node, so their index never goes back; a lagging standby's read
-    /// answer would.
-    fn remember_index(&self, value: Option<&ureq::http::HeaderValue>) {
-        let Some(v) = value.and_then(|v| v.to_str().ok()) else {
-            return;
-        };
-        // An opaque token, echoed back as a header: nothing that could split one.
-        if v.is_empty() || v.len() > 4096 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-            return;
-        }
-        if let Ok(mut i) = self.index.lock() {
-            *i = Some(v.to_owned());
-        }
     }
 }
 
