@@ -604,3 +604,29 @@ fn openv_mcp_works_inside_the_guard() {
     assert!(reply.contains("dev"), "{reply}");
     assert!(!reply.contains(r#""isError":true"#), "{reply}");
 }
+
+/// Inside the guard the client vouches for the agent without its lock, which Landlock
+/// hides, but only while the lock's mode says it is readable: a process outside that
+/// makes it unreadable (to let a listener of its own pass) keeps the full check.
+#[test]
+fn inside_the_guard_an_unreadable_agent_lock_keeps_the_check_of_the_agent() {
+    let s = Scene::new();
+    let pid_file = s.o.home.join("run/agent.pid");
+    let mode = std::fs::metadata(&pid_file).unwrap().permissions();
+    std::fs::set_permissions(&pid_file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = s.guard_out("printf agent-value | openv var set -e dev BEHIND_CHMOD");
+    std::fs::set_permissions(&pid_file, mode).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("does not hold the agent's lock"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !s.o.ok(&["var", "list", "-e", "dev"])
+            .contains("BEHIND_CHMOD")
+    );
+    // With the mode back, the same request goes through.
+    let out = s.guard_out("printf agent-value | openv var set -e dev BEHIND_CHMOD");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -26,4 +26,6 @@ pub enum GuardError {
     },
     #[error("cannot set up the Landlock domain: {0}")]
     Landlock(String),
+    #[error("cannot drop the capabilities the command would inherit: {0}; nothing was started")]
+    Capabilities(String),
 }

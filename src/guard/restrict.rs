@@ -51,13 +51,10 @@ pub fn enforce(plan: &Plan, level: u8) -> Result<(), GuardError> {
 /// without capabilities loses nothing.
 fn drop_capabilities() -> Result<(), GuardError> {
     use caps::CapSet;
-    let held = caps::read(None, CapSet::Bounding).map_err(ll)?;
-    if held.is_empty() && caps::read(None, CapSet::Permitted).map_err(ll)?.is_empty() {
-        return Ok(());
-    }
-    if caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).map_err(ll)? {
-        for cap in held {
-            caps::drop(None, CapSet::Bounding, cap).map_err(ll)?;
+    let cap = |e: caps::errors::CapsError| GuardError::Capabilities(e.to_string());
+    if caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).map_err(cap)? {
+        for c in caps::read(None, CapSet::Bounding).map_err(cap)? {
+            caps::drop(None, CapSet::Bounding, c).map_err(cap)?;
         }
     }
     for set in [
@@ -66,7 +63,7 @@ fn drop_capabilities() -> Result<(), GuardError> {
         CapSet::Effective,
         CapSet::Permitted,
     ] {
-        caps::clear(None, set).map_err(ll)?;
+        caps::clear(None, set).map_err(cap)?;
     }
     Ok(())
 }

@@ -148,12 +148,17 @@ fn hidden_agent(home: &Home, pid: i32) -> Result<(), String> {
 /// Inside `openv guard` (`NoNewPrivs`, Landlock) `OPENV_HOME` is out of reach, the
 /// agent's lock included. The check can go without it there: nothing inside the guard
 /// can make a socket in `OPENV_HOME` either (Landlock's `MAKE_SOCK`), so the listener
-/// was put there from outside, where the lock is checked.
+/// was put there from outside, where the lock is checked. Only a kernel sandbox refuses
+/// a regular file of ours whose mode lets us read it: a `chmod` by a process outside
+/// (to make a fake agent pass) shows in the mode and keeps the check.
 fn lock_hidden_by_guard(home: &Home) -> bool {
-    let me = std::process::id() as i32;
-    openv_mount::no_new_privs_of(me) == Some(true)
-        && std::fs::File::open(home.pid_file())
-            .is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied)
+    let path = home.pid_file();
+    let readable = std::fs::metadata(&path).is_ok_and(|m| {
+        m.is_file() && m.uid() == nix::unistd::getuid().as_raw() && m.mode() & 0o400 != 0
+    });
+    readable
+        && openv_mount::no_new_privs_of(std::process::id() as i32) == Some(true)
+        && std::fs::File::open(&path).is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied)
 }
 
 #[cfg(test)]

@@ -239,48 +239,19 @@ impl Transport {
 
     fn send_url(&self, req: &Req<'_>, url: &str, limit: Duration) -> Result<Sent, RemoteError> {
         let node = origin(url).to_owned();
-        let connect = Some(limit.min(Duration::from_secs(5)));
         let result = match req.method {
-            Method::Get | Method::Delete => {
-                let mut r = if req.method == Method::Get {
-                    self.agent.get(url)
-                } else {
-                    self.agent.delete(url)
-                }
-                .config()
-                .timeout_global(Some(limit))
-                .timeout_connect(connect)
-                .build();
-                if let Some(t) = req.token {
-                    r = r.header("X-Vault-Token", t.expose());
-                }
-                if let Some(index) = self.index.current() {
-                    r = r
-                        .header("X-Vault-Index", index)
-                        .header("X-Vault-Inconsistent", "forward-active-node");
-                }
-                r.call()
-            }
+            Method::Get => self.prepare(self.agent.get(url), req, limit).call(),
+            Method::Delete => self.prepare(self.agent.delete(url), req, limit).call(),
             Method::Post | Method::Put | Method::Patch => {
-                let mut r = match req.method {
+                let r = match req.method {
                     Method::Post => self.agent.post(url),
                     Method::Put => self.agent.put(url),
                     _ => self.agent.patch(url),
-                }
-                .config()
-                .timeout_global(Some(limit))
-                .timeout_connect(connect)
-                .build();
-                if let Some(t) = req.token {
-                    r = r.header("X-Vault-Token", t.expose());
-                }
-                if let Some(index) = self.index.current() {
-                    r = r
-                        .header("X-Vault-Index", index)
-                        .header("X-Vault-Inconsistent", "forward-active-node");
-                }
+                };
                 let (ctype, bytes) = req.body.unwrap_or(("application/json", b"{}"));
-                r.header("Content-Type", ctype).send(bytes)
+                self.prepare(r, req, limit)
+                    .header("Content-Type", ctype)
+                    .send(bytes)
             }
         };
         let mut resp = result.map_err(|e| transport_error(&node, e))?;
@@ -317,6 +288,32 @@ impl Transport {
                 reason: format!("the answer was cut off ({})", e.kind()),
             })?;
         Ok(Sent::Reply(Reply { status, body }))
+    }
+}
+
+impl Transport {
+    /// What every request carries: its time limits, the token, and the index of this
+    /// client's last write (`consistency.rs`).
+    fn prepare<B>(
+        &self,
+        r: ureq::RequestBuilder<B>,
+        req: &Req<'_>,
+        limit: Duration,
+    ) -> ureq::RequestBuilder<B> {
+        let mut r = r
+            .config()
+            .timeout_global(Some(limit))
+            .timeout_connect(Some(limit.min(Duration::from_secs(5))))
+            .build();
+        if let Some(t) = req.token {
+            r = r.header("X-Vault-Token", t.expose());
+        }
+        if let Some(index) = self.index.current() {
+            r = r
+                .header("X-Vault-Index", index)
+                .header("X-Vault-Inconsistent", "forward-active-node");
+        }
+        r
     }
 }
 

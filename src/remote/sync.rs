@@ -263,16 +263,18 @@ pub fn write(
             Err(RemoteError::CasMismatch { .. }) => {
                 // The server holds a version past `version`; a node that answers with
                 // one at or before it is a standby that has not caught up: ask again.
+                // (0: the secret's metadata was deleted meanwhile; created anew below.)
+                let behind = |v: u64| v != 0 && v <= version;
                 let mut fetched = fetch_latest(vault, remote, link, policy).map_err(fail)?;
                 for pause in STALE_READ_PAUSES {
-                    if fetched.1 > version {
+                    if !behind(fetched.1) {
                         break;
                     }
                     std::thread::sleep(pause);
                     fetched = fetch_latest(vault, remote, link, policy).map_err(fail)?;
                 }
                 let (latest, v) = fetched;
-                if v <= version {
+                if behind(v) {
                     return Err(StoreError::Remote(format!(
                         "cannot change {env} on {}: the server refused version {version} as outdated but every answer since was at most that version (a standby that is not catching up?); nothing was written: try again, or run `openv sync {env}`",
                         link.server
