@@ -142,14 +142,24 @@ fn duration(key: &str, s: &str) -> Result<Duration, String> {
 }
 
 impl Config {
-    /// The file, then `OPENV_PROMPT` over its `prompt`.
+    /// The file, then `OPENV_PROMPT` over its `prompt`. Like the file, the variable is
+    /// set by whoever starts the agent, so it may only narrow: a mode wider than the
+    /// file's is ignored and reported (the human's sealed `prompt` still wins over both).
     pub fn load_with_env(path: &Path) -> Result<Self, ConfigError> {
         let mut cfg = Self::load(path)?;
         if let Ok(p) = std::env::var("OPENV_PROMPT") {
-            cfg.prompt = PromptMode::parse(&p).ok_or_else(|| ConfigError::Parse {
+            let mode = PromptMode::parse(&p).ok_or_else(|| ConfigError::Parse {
                 path: "OPENV_PROMPT".into(),
                 message: format!("{p:?}: use auto, pinentry, queue or none"),
             })?;
+            if mode.rank() <= cfg.prompt.rank() {
+                cfg.prompt = mode;
+            } else {
+                cfg.ignored.push(format!(
+                    "OPENV_PROMPT={p} is wider than prompt = {:?} in config.toml and was ignored (the environment may only narrow it): the human sets it with `openv config set prompt {p}`",
+                    cfg.prompt.as_str()
+                ));
+            }
         }
         Ok(cfg)
     }

@@ -43,15 +43,6 @@ pub const RATE_LIMIT_CAP: usize = 120;
 /// The human's values as sealed: key -> the value as given.
 pub type HumanSettings = BTreeMap<String, String>;
 
-fn mode_rank(m: PromptMode) -> u8 {
-    match m {
-        PromptMode::None => 0,
-        PromptMode::Queue => 1,
-        PromptMode::Pinentry => 2,
-        PromptMode::Auto => 3,
-    }
-}
-
 fn scope_rank(s: Scope) -> u8 {
     match s {
         Scope::Once => 0,
@@ -107,7 +98,7 @@ pub fn tighten_file(cfg: &mut Config) {
         note(cfg, "prompt_scope", "wider than the built-in default");
         cfg.prompt_scope = def.prompt_scope;
     }
-    if mode_rank(cfg.prompt) > mode_rank(def.prompt) {
+    if cfg.prompt.rank() > def.prompt.rank() {
         note(cfg, "prompt", "wider than the built-in default");
         cfg.prompt = def.prompt;
     }
@@ -129,7 +120,7 @@ pub fn tighten_file(cfg: &mut Config) {
             cfg.sources.insert((*key).to_string(), Source::File);
         }
     }
-    cfg.ignored = ignored;
+    cfg.ignored.extend(ignored);
 }
 
 /// Sets `key` to `value` in `cfg` as the human's choice, within the caps. The error is

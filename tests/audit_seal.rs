@@ -265,3 +265,71 @@ fn events_while_locked_are_sealed_at_unlock_and_across_a_restart() {
     o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);
     assert!(o.ok(&["audit", "verify"]).contains("intact"));
 }
+
+#[test]
+fn only_the_human_accepts_a_reported_log_which_is_set_aside_and_a_new_one_sealed() {
+    let o = Openv::new();
+    for i in 0..3 {
+        o.ok(&["env", "create", &format!("e{i}")]);
+        o.ok(&["lock"]);
+        o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);
+    }
+    let err = o.err(&["audit", "accept"]);
+    assert!(err.contains("nothing to accept"), "{err}");
+
+    rewrite(&log_path(&o), |l| l["kind"] != "lock");
+    let rewritten = std::fs::read_to_string(log_path(&o)).unwrap();
+    // The next seal finds the vault's record gone from the log: status reports it.
+    o.ok(&["lock"]);
+    o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);
+    assert!(o.status()["audit_seal"].is_string(), "{}", o.status());
+    let err = o.err(&["audit", "verify"]);
+    assert!(err.contains("openv audit accept"), "{err}");
+
+    // Without a proof (no key file, no terminal): refused, nothing moved.
+    let out = std::process::Command::new("setsid")
+        .args(["--wait", common::BIN, "audit", "accept"])
+        .env("OPENV_HOME", &o.home)
+        .env_remove("OPENV_KEYFILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{e}");
+    assert!(
+        e.contains("only the human") && e.contains("audit accept"),
+        "{e}"
+    );
+    assert!(o.err(&["audit", "verify"]).contains("NOT intact"));
+
+    let out = o.ok(&["audit", "accept"]);
+    assert!(
+        out.contains("set-aside-") && out.contains("rewritten"),
+        "{out}"
+    );
+    let aside: Vec<PathBuf> = std::fs::read_dir(o.home.join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let kept = std::fs::read_to_string(aside[0].join("audit.jsonl")).unwrap();
+    assert!(
+        kept.starts_with(&rewritten),
+        "the old log is kept untouched: {kept}"
+    );
+    let new = lines(&log_path(&o));
+    assert_eq!(seq(&new[0]), 1);
+    assert_eq!(new[0]["kind"], "approve", "{new:?}");
+    assert!(
+        new[0]["detail"].as_str().unwrap().contains("accepted"),
+        "{new:?}"
+    );
+    assert!(o.ok(&["audit", "verify"]).contains("audit log intact"));
+    assert!(o.status()["audit_seal"].is_null(), "{}", o.status());
+    // It keeps verifying as the new log grows and across a restart.
+    o.ok(&["env", "create", "later"]);
+    o.ok(&["agent", "restart"]);
+    o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);
+    assert!(o.ok(&["audit", "verify"]).contains("audit log intact"));
+}

@@ -7,59 +7,13 @@
 mod common;
 #[path = "common/hostile.rs"]
 mod hostile;
+#[path = "common/test_user.rs"]
+mod test_user;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use common::{BIN, require};
+use common::require;
+use test_user::{home_for_user, setup_script, sh as as_user, text};
 
 const CANARY: &str = "canary-2e8a-unprivileged";
-
-/// A directory the test user owns, with a copy of a shell named like an AI agent.
-fn home_for_user() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::Builder::new().prefix("ovu").tempdir().unwrap();
-    let user = nix::unistd::User::from_name(hostile::TEST_USER)
-        .unwrap()
-        .unwrap();
-    std::fs::copy("/bin/sh", t.path().join("codex")).unwrap();
-    for p in [t.path().to_path_buf(), t.path().join("codex")] {
-        nix::unistd::chown(&p, Some(user.uid), Some(user.gid)).unwrap();
-    }
-    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let dir = t.path().to_path_buf();
-    (t, dir)
-}
-
-/// `script` run by `sh` as the test user, with `o` = openv and `D` = its directory.
-fn as_user(dir: &Path, script: &str) -> Output {
-    let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
-    let vars = [
-        ("HOME", dir.to_str().unwrap()),
-        ("D", dir.to_str().unwrap()),
-        ("OPENV_HOME", &format!("{}/h", dir.display())),
-        ("OPENV_PROMPT", "none"),
-        ("PATH", &format!("{bin_dir}:/usr/local/bin:/usr/bin:/bin")),
-    ];
-    let mut c = hostile::as_user(Path::new("/bin/sh"), &vars);
-    c.args(["-c", script]);
-    c.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-const SETUP: &str = r#"
-set -e
-openv init --keyfile "$D/key" >/dev/null
-openv env create dev >/dev/null
-printf %s CANARY | openv var set -e dev API_KEY
-"#;
 
 #[test]
 fn a_non_root_attacker_gets_no_canary_from_an_inserted_rule_a_humans_rule_or_a_cli_write() {
@@ -69,7 +23,7 @@ fn a_non_root_attacker_gets_no_canary_from_an_inserted_rule_a_humans_rule_or_a_c
     ) {
         return;
     }
-    let setup = SETUP.replace("CANARY", CANARY);
+    let setup = setup_script(CANARY);
 
     // Row 1: an allow rule for printenv inserted with SQLite, then a restart.
     let (_t, dir) = home_for_user();

@@ -138,3 +138,32 @@ fn only_the_human_widens_a_setting_and_a_forged_record_is_not_used() {
     let w = warnings(&o);
     assert!(w.iter().any(|m| m.contains("removed")), "{w:?}");
 }
+
+#[test]
+fn openv_prompt_only_narrows_and_the_humans_sealed_prompt_wins() {
+    let mut o = Openv::with_config("prompt = \"queue\"\n");
+    o.ok(&["init", "--keyfile", o.keyfile.to_str().unwrap()]);
+    assert_eq!(o.status()["prompt"], "none", "narrower: taken");
+
+    // Wider than the file: ignored and reported.
+    o.prompt = "auto";
+    o.ok(&["agent", "restart"]);
+    assert_eq!(o.status()["prompt"], "queue");
+    assert!(
+        warnings(&o)
+            .iter()
+            .any(|w| w.contains("OPENV_PROMPT=auto") && w.contains("openv config set prompt")),
+        "{:?}",
+        warnings(&o)
+    );
+
+    // The human's sealed choice holds over the variable.
+    o.prompt = "none";
+    o.ok(&["agent", "restart"]);
+    o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);
+    o.ok(&["config", "set", "prompt", "pinentry"]);
+    o.prompt = "auto";
+    o.ok(&["agent", "restart"]);
+    o.ok(&["unlock", "--keyfile", o.keyfile.to_str().unwrap()]);
+    assert_eq!(o.status()["prompt"], "pinentry", "{}", o.status());
+}

@@ -110,6 +110,7 @@ pub fn widens(req: &Request) -> &'static str {
         Request::Restore { .. } => "restoring the vault from a copy",
         Request::RemoteAdd { .. } => "adding a team remote",
         Request::ConfigSet { .. } => "a security setting (`openv config set`)",
+        Request::AuditAccept => "accepting a changed audit log (`openv audit accept`)",
         Request::VarSet { .. }
         | Request::VarSetMany { .. }
         | Request::VarGenerate { .. }
@@ -238,6 +239,7 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
             pending::answer(st, id, allow, scope, for_secs, cwd)
         }),
         Request::AuditVerify => act(Agent, audit::verify),
+        Request::AuditAccept => act(Human, audit::accept),
         Request::ConfigList => look(Agent, |st| Ok(settings::list(st))),
         Request::ConfigSet { key, value } => act(Human, move |st| settings::set(st, key, value)),
         Request::McpAudit {

@@ -56,7 +56,7 @@ pub struct State {
     last_used: Instant,
     pub(crate) mounts: Mounts,
     pub(crate) approvals: Approvals,
-    audit: Option<AuditLog>,
+    pub(crate) audit: Option<AuditLog>,
     /// Set when a seal found the vault's record of the last seal missing, forged, or no
     /// longer in the log: the record is then left as it is (so the evidence stays) and
     /// `openv status` says so.

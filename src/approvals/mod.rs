@@ -52,6 +52,16 @@ impl PromptMode {
             _ => None,
         }
     }
+    /// How many places a dialog can appear: a mode of lower rank is narrower
+    /// (none < queue < pinentry < auto).
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::None => 0,
+            Self::Queue => 1,
+            Self::Pinentry => 2,
+            Self::Auto => 3,
+        }
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Auto => "auto",

@@ -159,6 +159,35 @@ impl AuditLog {
         Ok((record, offset))
     }
 
+    /// Moves every file of the log, untouched, into a new subdirectory
+    /// `set-aside-SECS[-N]` (evidence kept, no longer part of the chain) and starts a new
+    /// chain at seq 1. Only for `openv audit accept`, which the human runs after `verify`
+    /// reported a problem; returns the subdirectory.
+    pub fn start_anew(&mut self) -> Result<PathBuf, AuditError> {
+        self.sync()?;
+        self.file = None;
+        let secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut to = self.dir.join(format!("set-aside-{secs}"));
+        let mut n = 1;
+        while fs::symlink_metadata(&to).is_ok() {
+            n += 1;
+            to = self.dir.join(format!("set-aside-{secs}-{n}"));
+        }
+        crate::paths::ensure_private_dir(&to)?;
+        let listing = files::list(&self.dir)
+            .map_err(|e| AuditError::io("list audit directory", &self.dir, e))?;
+        for path in &listing.files {
+            let name = path.file_name().unwrap_or_default();
+            fs::rename(path, to.join(name)).map_err(|e| AuditError::io("set aside", path, e))?;
+        }
+        files::sync_dir(&self.dir)?;
+        self.unsealed = 0;
+        self.resume()?;
+        Ok(to)
+    }
+
     /// Forces the lines written so far to disk (for example before locking the vault or
     /// at shutdown). Not needed for correctness, only for durability across power loss.
     pub fn sync(&mut self) -> Result<(), AuditError> {

@@ -44,6 +44,14 @@ enum AuditCommand {
         #[arg(long)]
         offline: bool,
     },
+    /// After `verify` reported a problem you have looked into: set the old files aside
+    /// (moved untouched to audit/set-aside-SECS/, never deleted) and start a new log that
+    /// the seals vouch for again. Needs you, the human (passphrase or --keyfile), and the
+    /// vault unlocked.
+    Accept {
+        #[command(flatten)]
+        proof: super::human::ProofArgs,
+    },
 }
 
 fn parse_since(s: &str) -> anyhow::Result<SystemTime> {
@@ -74,14 +82,33 @@ async fn verify(home: &Home) -> anyhow::Result<()> {
     }
     let first = r.first_unvouched.unwrap_or(1);
     anyhow::bail!(
-        "audit log NOT intact: {}; the first event it can no longer vouch for is seq {first} (keep the files as they are for investigation)",
+        "audit log NOT intact: {}; the first event it can no longer vouch for is seq {first} (keep the files as they are for investigation; once you have, `openv audit accept` sets them aside and starts a new log)",
         r.problems.join("; ")
     )
+}
+
+/// The human accepts what `verify` reported: a new log, the old one set aside.
+async fn accept(home: &Home, proof: &super::human::ProofArgs) -> anyhow::Result<()> {
+    let mut c = client(home);
+    let r = super::human::call(&mut c, &Request::AuditAccept, proof).await?;
+    let Response::AuditAccepted {
+        problems,
+        set_aside,
+    } = r
+    else {
+        return Err(super::agent_client::unexpected());
+    };
+    println!(
+        "accepted: a new audit log was started and sealed; the old files are kept in {set_aside} (not vouched for: {})",
+        problems.join("; ")
+    );
+    Ok(())
 }
 
 pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let dir = home.audit_dir();
     match a.command {
+        Some(AuditCommand::Accept { proof }) => return accept(home, &proof).await,
         Some(AuditCommand::Verify { offline: false }) => return verify(home).await,
         Some(AuditCommand::Verify { offline: true }) => {
             let r = audit::verify(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;

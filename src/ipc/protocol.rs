@@ -216,6 +216,9 @@ pub enum Request {
     /// Check the audit log with the key: the chain, every seal, the vault's last seal.
     /// Needs the vault unlocked.
     AuditVerify,
+    /// Accept what `AuditVerify` reports and start a new log (`openv audit accept`): the
+    /// old files are set aside untouched. Human tier.
+    AuditAccept,
     /// An MCP tool call to record in the audit log.
     McpAudit {
         tool: String,
@@ -329,6 +332,7 @@ impl Request {
             Self::AskValues { .. } => "ask_values",
             Self::Confirm { .. } => "confirm",
             Self::AuditVerify => "audit_verify",
+            Self::AuditAccept => "audit_accept",
             Self::ConfigSet { .. } => "config_set",
             Self::ConfigList => "config_list",
             Self::McpAudit { .. } => "mcp_audit",
@@ -389,6 +393,11 @@ pub enum Response {
     },
     /// Answer to `AuditVerify`.
     AuditVerified(Box<crate::audit::SealedReport>),
+    /// Answer to `AuditAccept`: what was accepted and where the old files went.
+    AuditAccepted {
+        problems: Vec<String>,
+        set_aside: String,
+    },
     Environments {
         environments: Vec<EnvInfo>,
     },
