@@ -16,18 +16,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::jsonrpc::LineClient;
-use common::require;
 use serde_json::{Value, json};
-use test_user::{home_for_user, setup_script, sh, sh_prompt, text};
+use test_user::{can_run, home_for_user, setup_script, sh, sh_prompt, text};
 
 const CANARY: &str = "canary-91c0-mcp";
-
-fn can_run() -> bool {
-    require(
-        hostile::can_switch_user(),
-        "root and the openv-test user (scripts/test.sh makes it)",
-    )
-}
 
 /// A vault whose agent queues decisions (`openv approve` / `openv deny`), with a project
 /// at `$D/p` under git; the project's path.

@@ -11,22 +11,14 @@ mod hostile;
 #[path = "common/test_user.rs"]
 mod test_user;
 
-use common::require;
 use serde_json::json;
-use test_user::{home_for_user, setup_script, sh, text};
+use test_user::{can_run, home_for_user, setup_script, sh, text};
 
 const CANARY: &str = "canary-7d41-state";
 
 /// Row 2: what an agent that edits config.toml writes.
 const WIDENING: &str =
     "ai_agents = []\nexe_grant = \"3650d\"\nidle_lock = \"3650d\"\nprompt_rate_limit = 100000\n";
-
-fn can_run() -> bool {
-    require(
-        hostile::can_switch_user(),
-        "root and the openv-test user (scripts/test.sh makes it)",
-    )
-}
 
 #[test]
 fn row2_a_widened_config_toml_is_ignored_reported_and_the_agent_still_flagged() {

@@ -111,6 +111,7 @@ pub fn widens(req: &Request) -> &'static str {
         Request::RemoteAdd { .. } => "adding a team remote",
         Request::ConfigSet { .. } => "a security setting (`openv config set`)",
         Request::AuditAccept => "accepting a changed audit log (`openv audit accept`)",
+        Request::GuardLoosen { .. } => "loosening the guard's defaults",
         Request::VarSet { .. }
         | Request::VarSetMany { .. }
         | Request::VarGenerate { .. }
@@ -240,6 +241,9 @@ pub fn route(req: Request, peer: Option<i32>, proven: bool, state: &Shared, cid:
         }),
         Request::AuditVerify => act(Agent, audit::verify),
         Request::AuditAccept => act(Human, audit::accept),
+        Request::GuardLoosen { loosens } => {
+            act(Human, move |st| Ok(audit::guard_loosened(st, loosens)))
+        }
         Request::ConfigList => look(Agent, |st| Ok(settings::list(st))),
         Request::ConfigSet { key, value } => act(Human, move |st| settings::set(st, key, value)),
         Request::McpAudit {

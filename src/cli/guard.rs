@@ -7,15 +7,20 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::guard::{self, GuardError, Inputs, Plan, Profile, abi};
+use crate::ipc::protocol::{Request, Response};
 use crate::paths::Home;
 use crate::run::ProgramError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// More restrictions: a TOML file (forbid, read_only, caches) or `strict`. A profile
-    /// can only restrict: see docs/guard.md.
+    /// that loosens (readable, writable, user_namespaces) needs your proof: see
+    /// docs/guard.md.
     #[arg(long, value_name = "FILE|strict")]
     profile: Option<String>,
+    /// The proof a loosening profile needs (the key file is also forbidden inside).
+    #[command(flatten)]
+    proof: super::human::ProofArgs,
     /// The project directory the command may write (default: the current directory).
     #[arg(long, value_name = "DIR")]
     project: Option<PathBuf>,
@@ -27,7 +32,7 @@ pub struct Args {
     command: Vec<OsString>,
 }
 
-pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
+pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let (cmd, args) = a
         .command
         .split_first()
@@ -60,11 +65,14 @@ pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         Some(spec) => Profile::load(spec, &user_home, &project)?,
         None => Profile::none(),
     };
-    let keyfiles: Vec<PathBuf> = std::env::var_os("OPENV_KEYFILE")
-        .filter(|k| !k.is_empty())
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
+    let keyfiles: Vec<PathBuf> = a.proof.keyfile.iter().cloned().collect();
+    let mut protected = keyfiles.clone();
+    protected.push(home.root().to_path_buf());
+    profile.check_protected(&protected)?;
+    let loosens = profile.loosens();
+    if !loosens.is_empty() {
+        prove_loosening(home, &loosens, &a.proof).await?;
+    }
     let level = abi::probe();
     let missing = abi::missing(level);
     if !missing.is_empty() {
@@ -100,4 +108,28 @@ pub fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         source: e,
     }
     .into())
+}
+
+/// A loosening profile is a file the agent may have written: it takes effect only with
+/// the human's proof, after the terminal showed what it opens. The agent records it in
+/// the audit log; from inside a guard it is refused like any human-tier request.
+async fn prove_loosening(
+    home: &Home,
+    loosens: &[String],
+    proof: &super::human::ProofArgs,
+) -> anyhow::Result<()> {
+    let what = loosens.join("; ");
+    eprintln!("openv guard: this profile loosens the defaults: {what}");
+    let req = Request::GuardLoosen {
+        loosens: loosens.to_vec(),
+    };
+    match super::human::call(&mut super::agent_client::client(home), &req, proof).await {
+        Ok(Response::Done) => Ok(()),
+        Ok(_) => Err(super::agent_client::unexpected()),
+        Err(e) => Err(GuardError::Loosen {
+            what,
+            why: format!("{e:#}"),
+        }
+        .into()),
+    }
 }

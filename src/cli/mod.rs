@@ -164,7 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approve(a) => pending::approve(&home, a).await,
         Command::Deny(a) => pending::deny(&home, a).await,
         Command::Run(a) => run::run(&home, a).await,
-        Command::Guard(a) => guard::run(&home, a),
+        Command::Guard(a) => guard::run(&home, a).await,
         Command::Up(a) => up::up(&home, a).await,
         Command::Down => up::down(&home).await,
         Command::Launch(a) => launch::run(&home, a).await,

@@ -17,6 +17,12 @@ pub enum GuardError {
     Profile { path: String, message: String },
     #[error("profile {profile}: {path} does not exist: fix the path or remove it from the profile")]
     NoSuchPath { profile: String, path: String },
+    #[error(
+        "the profile loosens {path}, which is or holds openv's own files ({protected}): no profile opens the vault or a key file; remove it from the profile"
+    )]
+    Protected { path: String, protected: String },
+    #[error("the profile loosens the guard ({what}): {why}; nothing was started")]
+    Loosen { what: String, why: String },
     #[error("cannot find a home directory: set HOME")]
     NoHome,
     #[error("cannot use the project directory {path}: {source}")]

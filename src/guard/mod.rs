@@ -51,12 +51,18 @@ pub const TEMP_DIRS: &[&str] = defaults::TEMP;
 impl Plan {
     pub fn new(i: &Inputs<'_>) -> Self {
         let project = canonical(i.project);
+        let readable: Vec<PathBuf> = i.profile.readable.iter().map(|p| canonical(p)).collect();
+        let writable: Vec<PathBuf> = i.profile.writable.iter().map(|p| canonical(p)).collect();
+        // A proven profile's loosening: a default left out when a loosened path holds it.
+        let loosened = |p: &PathBuf, by: &[PathBuf]| by.iter().any(|l| p.starts_with(l));
+        // OPENV_HOME and key files: never loosened (`Profile::check_protected`).
         let mut forbidden: Vec<PathBuf> = vec![canonical(i.openv_home)];
         forbidden.extend(i.keyfiles.iter().map(|k| canonical(k)));
         forbidden.extend(
             defaults::CREDENTIALS
                 .iter()
-                .map(|p| canonical(&i.home.join(p))),
+                .map(|p| canonical(&i.home.join(p)))
+                .filter(|p| !loosened(p, &readable) && !loosened(p, &writable)),
         );
         forbidden.extend(i.profile.forbid.iter().map(|p| canonical(p)));
 
@@ -64,7 +70,8 @@ impl Plan {
         read_only.extend(
             defaults::HUMAN_CODE
                 .iter()
-                .map(|p| canonical(&i.home.join(p))),
+                .map(|p| canonical(&i.home.join(p)))
+                .filter(|p| !loosened(p, &writable)),
         );
         read_only.extend(i.profile.read_only.iter().map(|p| canonical(p)));
         read_only.extend(
@@ -73,7 +80,7 @@ impl Plan {
                 .flat_map(std::env::split_paths)
                 .filter(|d| d.is_absolute())
                 .map(|d| canonical(&d))
-                .filter(|d| !d.starts_with(&project)),
+                .filter(|d| !d.starts_with(&project) && !loosened(d, &writable)),
         );
 
         let mut plan = Self::default();
@@ -85,6 +92,7 @@ impl Plan {
         if i.profile.caches {
             roots.extend(defaults::CACHES.iter().map(|p| i.home.join(p)));
         }
+        roots.extend(writable);
         for root in roots {
             // Only what exists now: Landlock grants inodes, not names.
             if root.symlink_metadata().is_ok() {

@@ -1,11 +1,15 @@
 //! Profiles: a TOML file (or the built-in `strict`) that adds restrictions to the
-//! defaults. A profile has no key that loosens them: that would need a proof of the human,
-//! which a guarded terminal cannot give.
+//! defaults, or loosens them. Loosening keys (`readable`, `writable`)
+//! take effect only with a proof of the human at start (`cli::guard`), since a profile
+//! in the project is a file the agent can edit; `OPENV_HOME` and key files are never
+//! loosened.
 //!
 //! ```toml
 //! forbid = ["~/work/other-client", "/srv/keys/deploy.key"]  # neither read nor written
 //! read_only = ["./.git/hooks"]                             # readable, never written
 //! caches = false                                           # tool caches not writable
+//! readable = ["~/.aws"]            # loosens: a default credential store made readable
+//! writable = ["~/.codex"]          # loosens: writable outside the project
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,6 +27,10 @@ struct File {
     #[serde(default)]
     read_only: Vec<String>,
     caches: Option<bool>,
+    #[serde(default)]
+    readable: Vec<String>,
+    #[serde(default)]
+    writable: Vec<String>,
 }
 
 /// The restrictions a profile adds, its paths absolute.
@@ -32,6 +40,10 @@ pub struct Profile {
     pub read_only: Vec<PathBuf>,
     /// Tool caches stay writable (the default).
     pub caches: bool,
+    /// Loosens: default-forbidden paths (credential stores) made readable.
+    pub readable: Vec<PathBuf>,
+    /// Loosens: paths made writable (outside the project, or read-only by default).
+    pub writable: Vec<PathBuf>,
 }
 
 impl Profile {
@@ -50,8 +62,8 @@ impl Profile {
                     .iter()
                     .map(|p| home.join(p))
                     .collect(),
-                read_only: Vec::new(),
                 caches: false,
+                ..Self::default()
             });
         }
         let text = std::fs::read_to_string(spec).map_err(|source| GuardError::ProfileRead {
@@ -91,7 +103,41 @@ impl Profile {
             read_only: f.read_only.iter().map(resolve).collect::<Result<_, _>>()?,
             // Only `false` changes anything: the default is already `true`.
             caches: f.caches.unwrap_or(true),
+            readable: f.readable.iter().map(resolve).collect::<Result<_, _>>()?,
+            writable: f.writable.iter().map(resolve).collect::<Result<_, _>>()?,
         })
+    }
+
+    /// What this profile loosens, one phrase each (empty: it only restricts).
+    pub fn loosens(&self) -> Vec<String> {
+        let readable = self
+            .readable
+            .iter()
+            .map(|p| format!("readable {}", p.display()));
+        let writable = self
+            .writable
+            .iter()
+            .map(|p| format!("writable {}", p.display()));
+        readable.chain(writable).collect()
+    }
+
+    /// Refuses a loosening that reaches `protected` (OPENV_HOME, key files): no profile
+    /// opens openv's own files.
+    pub fn check_protected(&self, protected: &[PathBuf]) -> Result<(), GuardError> {
+        for p in self.readable.iter().chain(&self.writable) {
+            let p = super::expand::canonical(p);
+            if let Some(hit) = protected
+                .iter()
+                .map(|q| super::expand::canonical(q))
+                .find(|q| q.starts_with(&p) || p.starts_with(q))
+            {
+                return Err(GuardError::Protected {
+                    path: p.display().to_string(),
+                    protected: hit.display().to_string(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -131,5 +177,39 @@ mod tests {
             e,
             "profile p.toml: ~/nope does not exist: fix the path or remove it from the profile"
         );
+    }
+
+    #[test]
+    fn loosening_keys_are_listed_and_never_reach_openv_home() {
+        let t = tempfile::tempdir().unwrap();
+        for d in [".codex", ".aws", "ovh/keys"] {
+            std::fs::create_dir_all(t.path().join(d)).unwrap();
+        }
+        let p = Profile::parse(
+            "p.toml",
+            "writable = [\"~/.codex\"]\nreadable = [\"~/.aws\"]\n",
+            t.path(),
+            t.path(),
+        )
+        .unwrap();
+        let l = p.loosens();
+        assert_eq!(l.len(), 2, "{l:?}");
+        assert!(l[0].starts_with("readable ") && l[1].starts_with("writable "));
+        assert!(p.check_protected(&[t.path().join("ovh")]).is_ok());
+        assert!(Profile::none().loosens().is_empty());
+        for bad in ["~/ovh", "~/ovh/keys", "~/"] {
+            let p = Profile::parse(
+                "p.toml",
+                &format!("readable = [\"{bad}\"]\n"),
+                t.path(),
+                t.path(),
+            )
+            .unwrap();
+            let e = p
+                .check_protected(&[t.path().join("ovh")])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("openv's own files"), "{bad}: {e}");
+        }
     }
 }

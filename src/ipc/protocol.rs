@@ -219,6 +219,11 @@ pub enum Request {
     /// Accept what `AuditVerify` reports and start a new log (`openv audit accept`): the
     /// old files are set aside untouched. Human tier.
     AuditAccept,
+    /// `openv guard` with a profile that loosens the defaults (each item as shown to the
+    /// human): recorded in the audit log. Human tier.
+    GuardLoosen {
+        loosens: Vec<String>,
+    },
     /// An MCP tool call to record in the audit log.
     McpAudit {
         tool: String,
@@ -333,6 +338,7 @@ impl Request {
             Self::Confirm { .. } => "confirm",
             Self::AuditVerify => "audit_verify",
             Self::AuditAccept => "audit_accept",
+            Self::GuardLoosen { .. } => "guard_loosen",
             Self::ConfigSet { .. } => "config_set",
             Self::ConfigList => "config_list",
             Self::McpAudit { .. } => "mcp_audit",

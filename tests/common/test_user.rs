@@ -12,6 +12,14 @@ use crate::common::BIN;
 use crate::common::jsonrpc::LineClient;
 use crate::hostile;
 
+/// Whether the tests can run as the test user: a failure under CI when not.
+pub fn can_run() -> bool {
+    crate::common::require(
+        hostile::can_switch_user(),
+        "root and the openv-test user (scripts/test.sh makes it)",
+    )
+}
+
 /// A directory the test user owns, with a copy of a shell named like an AI agent.
 pub fn home_for_user() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::Builder::new().prefix("ovu").tempdir().unwrap();

@@ -75,6 +75,19 @@ pub fn accept(st: &mut State) -> Result<Response, AgentError> {
     })
 }
 
+/// A proven `openv guard` profile that loosens the defaults: what it opens, in the log.
+pub fn guard_loosened(st: &mut State, loosens: Vec<String>) -> Response {
+    st.audit(
+        Event::new(EventKind::RuleChange)
+            .decision(Decision::Allowed)
+            .detail(format!(
+                "openv guard profile loosens: {}",
+                loosens.join("; ")
+            )),
+    );
+    Response::Done
+}
+
 pub fn mcp_call(
     st: &mut State,
     tool: String,
