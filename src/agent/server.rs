@@ -132,8 +132,10 @@ async fn connection(stream: Stream, state: Shared, gate: Arc<Gate>) {
             .await;
         return;
     }
-    // Read once, at connect: `NoNewPrivs` never clears, so a guarded peer stays one.
-    let guarded = peer_pid.is_some_and(super::guarded::is_guarded);
+    // Read once, at connect: `NoNewPrivs` never clears, so a guarded peer stays one. A
+    // peer without a pid (another pid namespace: a sandbox) can't be checked: it counts
+    // as guarded, so it gets the agent tier only.
+    let guarded = peer_pid.is_none_or(super::guarded::is_guarded);
     let surface: ClientContext;
     // The first message must be a Hello with our protocol version, soon.
     let Ok(first) = tokio::time::timeout(limits.handshake, chan.recv::<Request>()).await else {

@@ -20,8 +20,20 @@ pub fn can_run() -> bool {
     )
 }
 
+/// The test user's directory; dropping it stops the agent started there, then removes it.
+pub struct UserHome {
+    dir: PathBuf,
+    _t: tempfile::TempDir,
+}
+
+impl Drop for UserHome {
+    fn drop(&mut self) {
+        let _ = sh(&self.dir, "openv agent stop");
+    }
+}
+
 /// A directory the test user owns, with a copy of a shell named like an AI agent.
-pub fn home_for_user() -> (tempfile::TempDir, PathBuf) {
+pub fn home_for_user() -> (UserHome, PathBuf) {
     let t = tempfile::Builder::new().prefix("ovu").tempdir().unwrap();
     let user = nix::unistd::User::from_name(hostile::TEST_USER)
         .unwrap()
@@ -32,7 +44,13 @@ pub fn home_for_user() -> (tempfile::TempDir, PathBuf) {
     }
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let dir = t.path().to_path_buf();
-    (t, dir)
+    (
+        UserHome {
+            dir: dir.clone(),
+            _t: t,
+        },
+        dir,
+    )
 }
 
 /// The environment every process of the test user gets in `dir`; `prompt` is the
