@@ -659,3 +659,46 @@ fn import_takes_only_a_dotenv_file_so_no_script_is_removed() {
         "file intact"
     );
 }
+
+/// Row 7 of the boundary issue, across agents: the user's empty `.env` under a mount comes
+/// back, empty, on the unmount even when the agent that mounted it was restarted (both
+/// modes) or killed (FUSE: the placeholder under the mount says an empty file was there;
+/// a FIFO left by a killed agent holds no such record, docs/reliability.md).
+#[test]
+fn an_empty_file_under_a_mount_returns_after_a_restart_and_a_kill() {
+    let modes: &[&str] = if openv_mount::fuse_available() {
+        &["fuse", "fifo"]
+    } else {
+        require(false, "FUSE (/dev/fuse and fuse3)");
+        &["fifo"]
+    };
+    for mode in modes {
+        let p = Project::new();
+        std::fs::write(p.env_file(), "").unwrap();
+        p.mount(mode);
+        p.o.ok(&["agent", "restart"]);
+        let held = std::fs::read_to_string(p.env_file()).unwrap_or_default();
+        p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
+        if *mode == "fuse" {
+            let pid = p.o.agent_pid();
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while common::pid_alive(pid) {
+                assert!(Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
+        }
+        p.o.ok(&["unmount", p.dir.to_str().unwrap()]);
+        let meta = std::fs::symlink_metadata(p.env_file())
+            .unwrap_or_else(|e| panic!("{mode}: the empty file is gone ({e}); held {held:?}"));
+        assert!(
+            meta.is_file() && meta.len() == 0,
+            "{mode}: {meta:?}, held {held:?}"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 pub use crate::error::{IdentifyError, MountError};
 pub use crate::fuse::fuse_available;
-pub use crate::placement::{NOT_SERVING, is_placeholder};
+pub use crate::placement::{NOT_SERVING, NOT_SERVING_KEPT, clear_placeholder, is_placeholder};
 pub use crate::process::{Ancestor, Reader, identify, no_new_privs_of};
 pub use crate::request::{OpenHandler, OpenRequest, Refusal, RefusalReason, Stats};
 pub use crate::stale::clean_stale;

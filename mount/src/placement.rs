@@ -18,6 +18,10 @@ pub(crate) enum Before {
     /// Our not-serving placeholder, left by a mount that was not stopped for good (an
     /// agent that crashed, was stopped, or a machine that rebooted).
     Placeholder,
+    /// The same over the user's empty file ([`NOT_SERVING_KEPT`]): the file returns, empty,
+    /// when the mount is stopped for good, even by an agent started after the one that
+    /// mounted it.
+    EmptyPlaceholder,
 }
 
 /// What a mount point holds while openv is not serving it (before the agent starts,
@@ -25,19 +29,47 @@ pub(crate) enum Before {
 /// as a comment, so nothing is set, and that tells whoever looks why.
 pub const NOT_SERVING: &str = "# openv: not serving; run openv up\n";
 
-/// Whether `path` is a regular file holding exactly [`NOT_SERVING`].
-#[must_use]
-pub fn is_placeholder(path: &Path) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return false;
-    };
-    if !meta.is_file() || meta.len() != NOT_SERVING.len() as u64 {
-        return false;
+/// [`NOT_SERVING`] where the user had an empty file: the text is the only record that
+/// outlives the agent, so it says so (and readers still take it as a comment).
+pub const NOT_SERVING_KEPT: &str =
+    "# openv: not serving; run openv up (an empty file was here and returns on unmount)\n";
+
+/// Which placeholder `path` holds, if it is a regular file holding exactly one of them.
+fn placeholder_kind(path: &Path) -> Option<Before> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    let len = meta.len();
+    if !meta.is_file() || (len != NOT_SERVING.len() as u64 && len != NOT_SERVING_KEPT.len() as u64)
+    {
+        return None;
     }
     let mut text = String::new();
     fs::File::open(path)
         .and_then(|mut f| f.read_to_string(&mut text))
-        .is_ok_and(|_| text == NOT_SERVING)
+        .ok()?;
+    match text.as_str() {
+        NOT_SERVING => Some(Before::Placeholder),
+        NOT_SERVING_KEPT => Some(Before::EmptyPlaceholder),
+        _ => None,
+    }
+}
+
+/// Whether `path` is a regular file holding exactly [`NOT_SERVING`] or
+/// [`NOT_SERVING_KEPT`].
+#[must_use]
+pub fn is_placeholder(path: &Path) -> bool {
+    placeholder_kind(path).is_some()
+}
+
+/// For a mount that is not served any more: removes our placeholder, or empties it where
+/// the user's empty file was. Anything else at `path` is left alone.
+pub fn clear_placeholder(path: &Path) {
+    match placeholder_kind(path) {
+        Some(Before::EmptyPlaceholder) => put_back_empty(path),
+        Some(_) => {
+            let _ = fs::remove_file(path);
+        }
+        None => {}
+    }
 }
 
 /// The hidden directory used when the file itself cannot take a mount: `.openv-mnt-<name>`.
@@ -85,8 +117,8 @@ pub(crate) fn inspect(path: &Path) -> Result<Before, MountError> {
         });
     }
     if kind.is_file() {
-        if is_placeholder(path) {
-            return Ok(Before::Placeholder);
+        if let Some(before) = placeholder_kind(path) {
+            return Ok(before);
         }
         if meta.len() > 0 {
             return Err(MountError::HasContent {
@@ -120,9 +152,11 @@ fn is_mount_point(path: &Path, meta: &fs::Metadata) -> bool {
 /// nothing, an empty file, or a placeholder (kept as it is). The file is written beside
 /// the path and renamed into place, so no reader ever sees it empty.
 pub(crate) fn ensure_placeholder(path: &Path, before: Before) -> Result<(), MountError> {
-    if before == Before::Placeholder {
-        return Ok(());
-    }
+    let text = match before {
+        Before::Placeholder | Before::EmptyPlaceholder => return Ok(()),
+        Before::EmptyFile => NOT_SERVING_KEPT,
+        Before::Missing => NOT_SERVING,
+    };
     let mut name = OsString::from(".openv-placeholder-");
     name.push(path.file_name().unwrap_or_default());
     let staged = path.with_file_name(name);
@@ -133,7 +167,7 @@ pub(crate) fn ensure_placeholder(path: &Path, before: Before) -> Result<(), Moun
         .mode(0o600)
         .open(&staged)
         .and_then(|mut f| {
-            f.write_all(NOT_SERVING.as_bytes())?;
+            f.write_all(text.as_bytes())?;
             f.sync_all()
         })
         .and_then(|()| fs::rename(&staged, path));
@@ -218,7 +252,7 @@ pub(crate) fn link_into_hidden_dir(path: &Path) -> Result<(), MountError> {
 pub(crate) fn restore_after_file_mount(path: &Path, before: Before) {
     match before {
         Before::Missing | Before::Placeholder => remove_if(path, |m| ours(path, m)),
-        Before::EmptyFile => {
+        Before::EmptyFile | Before::EmptyPlaceholder => {
             if is_placeholder(path) {
                 put_back_empty(path);
             }
@@ -231,7 +265,7 @@ pub(crate) fn restore_after_file_mount(path: &Path, before: Before) {
 pub(crate) fn restore_after_dir_mount(path: &Path, before: Before) {
     remove_if(path, |m| m.file_type().is_symlink());
     remove_hidden_dir(path);
-    if before == Before::EmptyFile {
+    if matches!(before, Before::EmptyFile | Before::EmptyPlaceholder) {
         put_back_empty(path);
     }
 }
@@ -251,7 +285,7 @@ pub(crate) fn restore_after_fifo(
     is_ours: impl Fn(&fs::Metadata) -> bool,
 ) {
     remove_if(path, |m| m.file_type().is_fifo() && is_ours(m));
-    if before == Before::EmptyFile {
+    if matches!(before, Before::EmptyFile | Before::EmptyPlaceholder) {
         put_back_empty(path);
     }
 }

@@ -129,10 +129,9 @@ pub fn check_git(path: &Path) -> Result<Option<String>, String> {
     )))
 }
 
-/// Removes the not-serving placeholder a mount that is not served any more left behind.
-/// Only the placeholder: an empty file there now is the user's, put back by the unmount.
+/// Removes the not-serving placeholder a mount that is not served any more left behind
+/// (or empties it where the user's empty file was). Only the placeholder: an empty file
+/// there now is the user's, put back by the unmount.
 pub fn remove_placeholder(path: &Path) {
-    if openv_mount::is_placeholder(path) {
-        let _ = std::fs::remove_file(path);
-    }
+    openv_mount::clear_placeholder(path);
 }

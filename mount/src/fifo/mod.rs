@@ -48,7 +48,10 @@ impl FifoServer {
             source,
         };
         let before = placement::inspect(path)?;
-        if matches!(before, Before::EmptyFile | Before::Placeholder) {
+        if matches!(
+            before,
+            Before::EmptyFile | Before::Placeholder | Before::EmptyPlaceholder
+        ) {
             fs::remove_file(path).map_err(prepare)?;
         }
         let made = make_fifo(path).map_err(|(made, source)| {
