@@ -702,3 +702,25 @@ fn an_empty_file_under_a_mount_returns_after_a_restart_and_a_kill() {
         );
     }
 }
+
+/// An unmount never truncates through a symlink that replaced the mount point: the
+/// user's empty `.env` is put back only where the path is still ours.
+#[test]
+fn an_unmount_does_not_empty_a_file_a_symlink_now_points_to() {
+    let p = Project::new();
+    std::fs::write(p.env_file(), "").unwrap();
+    p.mount("fifo");
+    let victim = p.o.dir.path().join("bashrc");
+    std::fs::write(&victim, "# theirs\n").unwrap();
+    std::fs::remove_file(p.env_file()).unwrap();
+    std::os::unix::fs::symlink(&victim, p.env_file()).unwrap();
+    p.o.ok(&["unmount", p.dir.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "# theirs\n");
+    assert!(
+        std::fs::symlink_metadata(p.env_file())
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "what is there now is left alone"
+    );
+}

@@ -194,14 +194,34 @@ pub(crate) fn leave_placeholder(path: &Path) {
     }
 }
 
-/// An empty file again, as the user had it.
+/// An empty file again, as the user had it: only where nothing is, or where our
+/// placeholder (or an empty file) still is. Never by opening what is at the path, which
+/// could be a symlink a process put there meanwhile (truncating `~/.bashrc` through it):
+/// a new empty file is made beside it and renamed into place, and rename replaces a
+/// symlink itself, never its target.
 fn put_back_empty(path: &Path) {
-    let _ = OpenOptions::new()
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Ok(m) if m.is_file() && (m.len() == 0 || is_placeholder(path)) => {}
+        Ok(_) | Err(_) => {
+            tracing::warn!(path = %path.display(), "not putting the empty file back: something else is there now");
+            return;
+        }
+    }
+    let mut name = OsString::from(".openv-empty-");
+    name.push(path.file_name().unwrap_or_default());
+    let staged = path.with_file_name(name);
+    let _ = fs::remove_file(&staged);
+    let made = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path);
+        .open(&staged)
+        .and_then(|_| fs::rename(&staged, path));
+    if let Err(e) = made {
+        let _ = fs::remove_file(&staged);
+        tracing::warn!(path = %path.display(), error = %e, "cannot put the empty file back");
+    }
 }
 
 /// Ours to remove: an empty file or the placeholder.

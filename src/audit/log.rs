@@ -164,18 +164,26 @@ impl AuditLog {
     /// chain at seq 1. Only for `openv audit accept`, which the human runs after `verify`
     /// reported a problem; returns the subdirectory.
     pub fn start_anew(&mut self) -> Result<PathBuf, AuditError> {
+        use std::os::unix::fs::DirBuilderExt;
         self.sync()?;
         self.file = None;
         let secs = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut to = self.dir.join(format!("set-aside-{secs}"));
+        // A directory of our own, made here (not one found, not through a symlink).
         let mut n = 1;
-        while fs::symlink_metadata(&to).is_ok() {
-            n += 1;
-            to = self.dir.join(format!("set-aside-{secs}-{n}"));
-        }
-        crate::paths::ensure_private_dir(&to)?;
+        let to = loop {
+            let name = match n {
+                1 => format!("set-aside-{secs}"),
+                n => format!("set-aside-{secs}-{n}"),
+            };
+            let to = self.dir.join(name);
+            match fs::DirBuilder::new().mode(0o700).create(&to) {
+                Ok(()) => break to,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(AuditError::io("create", &to, e)),
+            }
+        };
         let listing = files::list(&self.dir)
             .map_err(|e| AuditError::io("list audit directory", &self.dir, e))?;
         for path in &listing.files {
@@ -183,8 +191,30 @@ impl AuditLog {
             fs::rename(path, to.join(name)).map_err(|e| AuditError::io("set aside", path, e))?;
         }
         files::sync_dir(&self.dir)?;
+        // The new chain starts from nothing: never from a file that appeared meanwhile
+        // (whoever put it there would have it sealed by the human's accept).
+        let current = self.dir.join(CURRENT);
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&current)
+            .map_err(|e| AuditError::io("start a new log at", &current, e))?;
+        let left = files::list(&self.dir)
+            .map_err(|e| AuditError::io("list audit directory", &self.dir, e))?;
+        if left.files.len() != 1 {
+            return Err(AuditError::io(
+                "start a new log in",
+                &self.dir,
+                std::io::Error::other("log files appeared while the old ones were set aside"),
+            ));
+        }
+        self.file = Some(file);
+        self.size = 0;
+        self.next_seq = 1;
+        self.prev = GENESIS.to_string();
+        self.next_rotated = 1;
         self.unsealed = 0;
-        self.resume()?;
         Ok(to)
     }
 

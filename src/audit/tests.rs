@@ -568,3 +568,28 @@ mod sealing {
         assert!(r.problems[0].contains("shortened"), "{:?}", r.problems);
     }
 }
+
+#[test]
+fn a_log_started_anew_begins_at_seq_1_and_keeps_the_old_files_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit");
+    let mut log = AuditLog::open(&audit, 300).expect("open");
+    for _ in 0..5 {
+        log.append(read_event("dev", Decision::Allowed))
+            .expect("append");
+    }
+    let before = fs::read_to_string(audit.join("audit.jsonl")).expect("read");
+    let aside = log.start_anew().expect("start anew");
+    assert!(aside.starts_with(&audit) && aside.is_dir());
+    assert!(aside.join("audit.jsonl").exists() && aside.join("audit-000001.jsonl").exists());
+    assert_eq!(
+        fs::read_to_string(aside.join("audit.jsonl")).expect("read"),
+        before
+    );
+    let rec = log.append(Event::new(EventKind::Approve)).expect("append");
+    assert_eq!((rec.seq, rec.prev.as_str()), (1, super::chain::GENESIS));
+    assert_eq!(verify(&audit).expect("verify").lines, 1);
+    // A second one the same second gets a directory of its own.
+    let again = log.start_anew().expect("again");
+    assert_ne!(again, aside);
+}

@@ -69,9 +69,16 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
     let mut protected = keyfiles.clone();
     protected.push(home.root().to_path_buf());
     profile.check_protected(&protected)?;
-    let loosens = profile.loosens();
+    let loosens = profile.loosens(&user_home);
     if !loosens.is_empty() {
         prove_loosening(home, &loosens, &a.proof).await?;
+        if !profile.loosened_unchanged() {
+            return Err(GuardError::Loosen {
+                what: loosens.join("; "),
+                why: "a loosened path changed (a symlink appeared) after it was shown".into(),
+            }
+            .into());
+        }
     }
     let level = abi::probe();
     let missing = abi::missing(level);

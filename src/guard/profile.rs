@@ -98,27 +98,65 @@ impl Profile {
             }
             Ok(p)
         };
+        // A loosened path is resolved once, here: what the human is shown is what is
+        // granted, never a symlink in the project that points at `~/.ssh`.
+        let loosened = |raw: &String| -> Result<PathBuf, GuardError> {
+            let p = resolve(raw)?;
+            p.canonicalize().map_err(|_| GuardError::NoSuchPath {
+                profile: spec.to_owned(),
+                path: raw.clone(),
+            })
+        };
         Ok(Self {
             forbid: f.forbid.iter().map(resolve).collect::<Result<_, _>>()?,
             read_only: f.read_only.iter().map(resolve).collect::<Result<_, _>>()?,
             // Only `false` changes anything: the default is already `true`.
             caches: f.caches.unwrap_or(true),
-            readable: f.readable.iter().map(resolve).collect::<Result<_, _>>()?,
-            writable: f.writable.iter().map(resolve).collect::<Result<_, _>>()?,
+            readable: f.readable.iter().map(loosened).collect::<Result<_, _>>()?,
+            writable: f.writable.iter().map(loosened).collect::<Result<_, _>>()?,
         })
     }
 
-    /// What this profile loosens, one phrase each (empty: it only restricts).
-    pub fn loosens(&self) -> Vec<String> {
+    /// What this profile loosens, one phrase each (empty: it only restricts), with the
+    /// defaults under each path that it opens (`home`: the user's `$HOME`).
+    pub fn loosens(&self, home: &Path) -> Vec<String> {
+        let under = |l: &Path, lists: &[&[&str]]| -> Vec<String> {
+            lists
+                .iter()
+                .flat_map(|list| list.iter())
+                .map(|d| super::expand::canonical(&home.join(d)))
+                .filter(|d| d.starts_with(l) && d != l)
+                .map(|d| d.display().to_string())
+                .collect()
+        };
+        let phrase = |what: &str, l: &Path, opened: Vec<String>| {
+            if opened.is_empty() {
+                format!("{what} {}", l.display())
+            } else {
+                format!("{what} {} (opening {})", l.display(), opened.join(", "))
+            }
+        };
         let readable = self
             .readable
             .iter()
-            .map(|p| format!("readable {}", p.display()));
-        let writable = self
-            .writable
-            .iter()
-            .map(|p| format!("writable {}", p.display()));
+            .map(|l| phrase("readable", l, under(l, &[defaults::CREDENTIALS])));
+        let writable = self.writable.iter().map(|l| {
+            phrase(
+                "writable",
+                l,
+                under(l, &[defaults::CREDENTIALS, defaults::HUMAN_CODE]),
+            )
+        });
         readable.chain(writable).collect()
+    }
+
+    /// Whether the loosened paths still resolve to themselves (no symlink put in their
+    /// way since they were read, for example while the human was typing the proof).
+    pub fn loosened_unchanged(&self) -> bool {
+        self.readable
+            .iter()
+            .chain(&self.writable)
+            .all(|p| p.canonicalize().is_ok_and(|c| &c == p))
     }
 
     /// Refuses a loosening that reaches `protected` (OPENV_HOME, key files): no profile
@@ -192,11 +230,24 @@ mod tests {
             t.path(),
         )
         .unwrap();
-        let l = p.loosens();
+        let l = p.loosens(t.path());
         assert_eq!(l.len(), 2, "{l:?}");
         assert!(l[0].starts_with("readable ") && l[1].starts_with("writable "));
+        assert!(l[0].contains(".aws") && !l[0].contains("(opening"), "{l:?}");
+        assert!(p.loosened_unchanged());
+        // Through a symlink in the project: the target is what is shown and granted.
+        std::os::unix::fs::symlink(t.path().join(".aws"), t.path().join("docs")).unwrap();
+        let p = Profile::parse("p.toml", "readable = [\"docs\"]\n", t.path(), t.path()).unwrap();
+        let l = p.loosens(t.path());
+        assert!(l[0].contains("/.aws") && !l[0].contains("docs"), "{l:?}");
+        let all = Profile::parse("p.toml", "writable = [\"~/\"]\n", t.path(), t.path()).unwrap();
+        let l = all.loosens(t.path());
+        assert!(
+            l[0].contains("(opening") && l[0].contains(".bashrc") && l[0].contains(".ssh"),
+            "{l:?}"
+        );
         assert!(p.check_protected(&[t.path().join("ovh")]).is_ok());
-        assert!(Profile::none().loosens().is_empty());
+        assert!(Profile::none().loosens(t.path()).is_empty());
         for bad in ["~/ovh", "~/ovh/keys", "~/"] {
             let p = Profile::parse(
                 "p.toml",
