@@ -55,6 +55,10 @@ kill -9 "$old"
 start=$(date +%s%N)
 new() { local p; p=$(systemctl --user show -p MainPID --value openv-agent.service); [ "$p" != 0 ] && [ "$p" != "$old" ]; }
 until_ok 100 new
+# The killed agent's dead mount stays listed until the new agent cleans it: wait for the
+# new agent to answer (its restore runs before any request), so what is mounted is its.
+unit_answers() { [ "$(cat "$OPENV_HOME/run/agent.pid" 2>/dev/null)" = "$(systemctl --user show -p MainPID --value openv-agent.service)" ] && "$BIN" mounts >/dev/null 2>&1; }
+until_ok 100 unit_answers
 until_ok 100 mounted
 echo "step: restarted and mounted in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 echo "step: new agent $(systemctl --user show -p MainPID --value openv-agent.service) pidfile $(cat "$OPENV_HOME/run/agent.pid")"
