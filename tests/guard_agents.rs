@@ -141,7 +141,8 @@ fn a_loosening_profile_needs_the_human_outside_the_guard_and_never_opens_openv_h
     world(&dir);
     let out = sh(
         &dir,
-        r#"cd "$D/p"
+        &format!(
+            r#"cd "$D/p"
 printf 'readable = ["~/h"]\n' > "$D/p/home.toml"
 echo '--- unproven'
 setsid -w openv guard --profile agents.toml -- touch "$D/p/UNPROVEN" </dev/null 2>&1
@@ -149,9 +150,13 @@ echo '--- nested'
 openv guard -- sh -c 'openv guard --profile agents.toml --keyfile "$D/key" -- touch "$D/p/NESTED"' </dev/null 2>&1
 echo '--- home'
 openv guard --profile home.toml --keyfile "$D/key" -- touch "$D/p/HOME" 2>&1
+echo '--- pass'
+printf 'a-passphrase-{CANARY}\n' > "$D/pass"
+openv guard --passphrase-file "$D/pass" -- cat "$D/pass" 2>&1 || echo PASS-REFUSED
 echo '--- end'
 openv audit --limit 20
-"#,
+"#
+        ),
     );
     let t = text(&out);
     for marker in ["UNPROVEN", "NESTED", "HOME"] {
@@ -179,6 +184,11 @@ openv audit --limit 20
         "no proof counts from inside a guard: {t}"
     );
     assert!(part("home").contains("openv's own"), "{t}");
+    let pass = part("pass");
+    assert!(
+        pass.contains("PASS-REFUSED") && !pass.contains(CANARY),
+        "a passphrase file named for the proof is unreadable inside: {t}"
+    );
     assert!(
         !part("end").contains("openv guard profile loosens"),
         "nothing was loosened, so nothing is recorded as loosened: {t}"

@@ -76,6 +76,21 @@ fn expected() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// `kill -9` of the agent, waited for (5 s at most).
+fn kill_9_agent(o: &Openv) {
+    let pid = o.agent_pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::pid_alive(pid) {
+        assert!(Instant::now() < deadline, "the agent outlived kill -9");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn mounted(path: &Path) -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
@@ -276,17 +291,7 @@ fn restart_after_kill_9_restores_mounts_and_unmount_leaves_nothing() {
     let p = Project::new();
     p.allow("cat");
     p.mount("fuse");
-    let pid = p.o.agent_pid();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while common::pid_alive(pid) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    kill_9_agent(&p.o);
     // A dead FUSE server: reads fail instead of hanging.
     assert!(!p.sh("timeout 5 cat .env").status.success());
     // Any command starts the agent, which cleans the stale mount and restores it.
@@ -680,17 +685,7 @@ fn an_empty_file_under_a_mount_returns_after_a_restart_and_a_kill() {
         let held = std::fs::read_to_string(p.env_file()).unwrap_or_default();
         p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
         if *mode == "fuse" {
-            let pid = p.o.agent_pid();
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            )
-            .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while common::pid_alive(pid) {
-                assert!(Instant::now() < deadline);
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            kill_9_agent(&p.o);
             p.o.ok(&["unlock", "--keyfile", p.o.keyfile.to_str().unwrap()]);
         }
         p.o.ok(&["unmount", p.dir.to_str().unwrap()]);

@@ -14,11 +14,11 @@ use crate::run::ProgramError;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// More restrictions: a TOML file (forbid, read_only, caches) or `strict`. A profile
-    /// that loosens (readable, writable, user_namespaces) needs your proof: see
-    /// docs/guard.md.
+    /// that loosens (readable, writable) needs your proof: see docs/guard.md.
     #[arg(long, value_name = "FILE|strict")]
     profile: Option<String>,
-    /// The proof a loosening profile needs (the key file is also forbidden inside).
+    /// The proof a loosening profile needs (the key or passphrase file is also forbidden
+    /// inside).
     #[command(flatten)]
     proof: super::human::ProofArgs,
     /// The project directory the command may write (default: the current directory).
@@ -65,7 +65,14 @@ pub async fn run(home: &Home, a: Args) -> anyhow::Result<()> {
         Some(spec) => Profile::load(spec, &user_home, &project)?,
         None => Profile::none(),
     };
-    let keyfiles: Vec<PathBuf> = a.proof.keyfile.iter().cloned().collect();
+    // Files that prove the human: never readable inside, whether or not a proof is asked.
+    let keyfiles: Vec<PathBuf> = a
+        .proof
+        .keyfile
+        .iter()
+        .chain(&a.proof.passphrase_file)
+        .cloned()
+        .collect();
     let mut protected = keyfiles.clone();
     protected.push(home.root().to_path_buf());
     profile.check_protected(&protected)?;
